@@ -1,0 +1,162 @@
+"""One settings object, from a TOML file and from CALLROUTER_* environment variables.
+
+Precedence: explicit arguments > environment > TOML file > defaults. Nested sections use a
+double underscore in the environment (CALLROUTER_ROUTING__DEPARTMENT_TIMEOUT=15). Secrets are
+`SecretStr`, so they print as '**********' in logs, reprs and error messages.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_ENV = "CALLROUTER_CONFIG"
+DEFAULT_CONFIG_PATHS = (Path("callrouter.toml"), Path("/etc/callrouter/callrouter.toml"))
+
+
+class SettingsError(Exception):
+    """The settings cannot be used; the message says which one and why (never its secret value)."""
+
+
+class AmiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 5038
+    username: str = "callrouter"
+    secret: SecretStr = SecretStr("")
+    secret_file: Path | None = None
+    ping_interval: float = 20.0
+    ping_timeout: float = 5.0
+    reconnect_max_delay: float = 30.0
+
+    def resolved_secret(self) -> str:
+        if self.secret_file is not None:
+            return self.secret_file.read_text(encoding="utf-8").strip()
+        return self.secret.get_secret_value()
+
+
+class AgiSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 4573
+    allowed_peers: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    shutdown_grace: float = 30.0
+
+
+class RoutingSettings(BaseModel):
+    responsible_timeout: int = 10
+    department_timeout: int = 10
+    head_timeout: int = 10
+    owner_timeout: int = 10
+    decision_budget_ms: int = 300
+    directory_refresh_seconds: float = 30.0
+    # Dial targets when even the last directory is unknown (the dialplan's own fallback mirrors it).
+    fallback_targets: list[str] = Field(default_factory=list)
+
+
+class LeadSettings(BaseModel):
+    callback_due_minutes: int = 15
+    new_lead_due: Literal["end_of_day"] = "end_of_day"
+    new_number_callback_owner: Literal["head_of_sales", "round_robin"] = "head_of_sales"
+    deal_statuses: list[str] = Field(
+        default_factory=lambda: ["new", "in_progress", "proposal_sent", "won", "lost"]
+    )
+    closed_statuses: list[str] = Field(default_factory=lambda: ["won", "lost"])
+
+
+class ReportSettings(BaseModel):
+    short_abandon_seconds: float = 5.0
+    timezone: str = "Europe/Moscow"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CALLROUTER_",
+        env_nested_delimiter="__",
+        extra="ignore",
+    )
+
+    database_url: str = "sqlite+aiosqlite:///callrouter.sqlite3"
+    default_region: str = "RU"
+    asterisk_system: str = "pbx1"
+    endpoint_technology: Literal["PJSIP", "SIP"] = "PJSIP"
+    recordings_dir: Path = Path("/var/spool/asterisk/monitor")
+    spool_dir: Path = Path("spool")
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9464
+    log_format: Literal["text", "json"] = "text"
+    ami: AmiSettings = Field(default_factory=AmiSettings)
+    agi: AgiSettings = Field(default_factory=AgiSettings)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    leads: LeadSettings = Field(default_factory=LeadSettings)
+    report: ReportSettings = Field(default_factory=ReportSettings)
+
+    @field_validator("default_region")
+    @classmethod
+    def _region_upper(cls, value: str) -> str:
+        return value.upper()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path = _config_path()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+
+def _config_path() -> Path | None:
+    explicit = os.environ.get(CONFIG_ENV)
+    if explicit:
+        return Path(explicit)
+    return next((p for p in DEFAULT_CONFIG_PATHS if p.is_file()), None)
+
+
+def _refuse_world_readable_secret(path: Path) -> None:
+    """A settings file that holds the AMI secret must not be readable by everyone."""
+    text = path.read_text(encoding="utf-8")
+    if "secret" not in text.replace("secret_file", ""):
+        return
+    if path.stat().st_mode & stat.S_IROTH:
+        raise SettingsError(
+            f"{path} holds the AMI secret and is world-readable; "
+            f"run: chmod 640 {path} (or move the secret to ami.secret_file or CALLROUTER_AMI__SECRET)"
+        )
+
+
+def load_settings(config: Path | str | None = None, **overrides: Any) -> Settings:
+    """Read the settings; `config` (or $CALLROUTER_CONFIG) names the TOML file."""
+    previous = os.environ.get(CONFIG_ENV)
+    try:
+        if config is not None:
+            os.environ[CONFIG_ENV] = str(config)
+        path = _config_path()
+        if path is not None:
+            if not path.is_file():
+                raise SettingsError(f"settings file {path} does not exist")
+            _refuse_world_readable_secret(path)
+        try:
+            return Settings(**overrides)
+        except ValueError as exc:  # pydantic's ValidationError: values are not echoed for secrets
+            raise SettingsError(f"invalid settings: {exc}") from None
+    finally:
+        if config is not None:
+            if previous is None:
+                os.environ.pop(CONFIG_ENV, None)
+            else:
+                os.environ[CONFIG_ENV] = previous
