@@ -12,7 +12,7 @@ from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 
-class Role(str, enum.Enum):
+class Role(enum.StrEnum):
     MANAGER = "manager"
     HEAD_OF_SALES = "head_of_sales"
     OWNER = "owner"
@@ -75,6 +75,12 @@ class Manager:
     role: Role = Role.MANAGER
     department_id: int | None = None
     active: bool = True
+    # The manager's own shift; None means "follows the department's working hours".
+    shift: WorkingHours | None = None
+
+    def on_shift(self, at: datetime) -> bool:
+        """True when the manager works at `at`: no own shift set, or inside it."""
+        return self.shift is None or self.shift.is_open(at)
 
 
 @dataclass(frozen=True)

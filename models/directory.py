@@ -1,0 +1,78 @@
+"""Loads the router's view of the company (a `Directory`) and looks callers up, read-only."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from router.directory import ContactView, Department, Directory, Manager, Role, WorkingHours
+
+from .db import Database
+from .tables import Contact
+from .tables import Department as DepartmentRow
+from .tables import Holiday as HolidayRow
+from .tables import Manager as ManagerRow
+from .tables import WorkingHours as WorkingHoursRow
+
+
+async def load_directory(session: AsyncSession) -> Directory:
+    """Every department with its week and holidays, and every manager (inactive ones included)."""
+    hours: dict[int, dict[int, list]] = defaultdict(lambda: defaultdict(list))
+    for row in await session.scalars(select(WorkingHoursRow)):
+        hours[row.department_id][row.weekday].append((row.starts_at, row.ends_at))
+    holidays: dict[int, set] = defaultdict(set)
+    for row in await session.scalars(select(HolidayRow)):
+        holidays[row.department_id].add(row.day)
+    departments = []
+    for row in await session.scalars(select(DepartmentRow).order_by(DepartmentRow.id)):
+        week = hours.get(row.id)
+        schedule = (
+            WorkingHours(
+                {day: tuple(sorted(spans)) for day, spans in week.items()},
+                row.timezone,
+                frozenset(holidays.get(row.id, ())),
+            )
+            if week
+            else WorkingHours.always(row.timezone)
+        )
+        departments.append(Department(row.id, row.name, schedule))
+    managers = tuple(
+        Manager(
+            id=row.id,
+            name=row.name,
+            endpoint=row.endpoint,
+            role=Role(row.role),
+            department_id=row.department_id,
+            active=row.active,
+        )
+        for row in await session.scalars(select(ManagerRow).order_by(ManagerRow.id))
+    )
+    return Directory(tuple(departments), managers)
+
+
+async def find_contact_view(session: AsyncSession, phone_e164: str) -> ContactView | None:
+    row = (
+        await session.execute(
+            select(Contact.id, Contact.phone, Contact.name, Contact.responsible_manager_id).where(
+                Contact.phone == phone_e164
+            )
+        )
+    ).first()
+    return ContactView(*row) if row else None
+
+
+class DbDirectorySource:
+    """The router's read access to the database: one short read-only session per question."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def load_directory(self) -> Directory:
+        async with self._db.reader() as session:
+            return await load_directory(session)
+
+    async def find_contact(self, phone_e164: str) -> ContactView | None:
+        async with self._db.reader() as session:
+            return await find_contact_view(session, phone_e164)
