@@ -49,6 +49,13 @@ class AgiSettings(BaseModel):
     port: int = 4573
     allowed_peers: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
     shutdown_grace: float = 30.0
+    script_name: str = "route"  # agi://host:port/<script_name>
+    env_timeout: float = 5.0  # the whole AGI environment must arrive within this
+    command_timeout: float = 5.0  # the reply to any command but Dial
+    dial_max_seconds: float = 4 * 3600.0  # an answered Dial returns only when the call ends
+    max_sessions: int = 200
+    # A JSON directory snapshot instead of the database (tests, demos); None = the database.
+    directory_file: Path | None = None
 
 
 class RoutingSettings(BaseModel):
@@ -60,6 +67,13 @@ class RoutingSettings(BaseModel):
     directory_refresh_seconds: float = 30.0
     # Dial targets when even the last directory is unknown (the dialplan's own fallback mirrors it).
     fallback_targets: list[str] = Field(default_factory=list)
+    # The escalation order; each name is a step kind of router.policy.StepKind.
+    steps: list[Literal["responsible", "department", "head_of_sales", "owner"]] = Field(
+        default_factory=lambda: ["responsible", "department", "head_of_sales", "owner"]
+    )
+    # Whose managers make up "the department" and whose hours decide after-hours; None = the
+    # first department in the directory (and every manager when there are no departments).
+    sales_department_id: int | None = None
 
 
 class LeadSettings(BaseModel):
@@ -74,7 +88,6 @@ class LeadSettings(BaseModel):
 
 class ReportSettings(BaseModel):
     short_abandon_seconds: float = 5.0
-    timezone: str = "Europe/Moscow"
 
 
 class Settings(BaseSettings):
@@ -86,6 +99,7 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite+aiosqlite:///callrouter.sqlite3"
     default_region: str = "RU"
+    timezone: str = "Europe/Moscow"  # the company's: dates typed and printed are in it
     asterisk_system: str = "pbx1"
     endpoint_technology: Literal["PJSIP", "SIP"] = "PJSIP"
     recordings_dir: Path = Path("/var/spool/asterisk/monitor")

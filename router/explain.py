@@ -1,0 +1,40 @@
+"""Human-readable routing plans for `callrouter route explain`."""
+
+from __future__ import annotations
+
+from router.plan import RoutePlan, Target
+
+
+def _who(target: Target) -> str:
+    return f"{target.name} ({target.endpoint})" if target.name else target.endpoint
+
+
+def format_plan(plan: RoutePlan) -> str:
+    """The plan step by step with the reason for each, as plain text lines (no trailing newline)."""
+    caller = plan.call.caller or "anonymous"
+    head = f"Plan {plan.id} for {caller}"
+    if plan.call.did:
+        head += f" calling {plan.call.did}"
+    lines = [
+        head,
+        f"Lead: {plan.lead.value}" + (f", contact #{plan.contact_id}" if plan.contact_id else ""),
+    ]
+    if plan.after_hours:
+        lines.append(f"After hours: {plan.reason}. The dialplan plays the after-hours message;")
+        lines.append("the call is recorded as an after-hours missed call.")
+        return "\n".join(lines)
+    if not plan.steps:
+        lines.append(f"No one to ring: {plan.reason}. The dialplan's static fallback runs.")
+        return "\n".join(lines)
+    lines.append(f"Why: {plan.reason}")
+    elapsed = 0
+    for step in plan.steps:
+        start, elapsed = elapsed, elapsed + step.timeout
+        who = ", ".join(_who(t) for t in step.targets)
+        lines.append(f"Step {step.number} [{step.kind.value}] {start}-{elapsed} s: {who}")
+        lines.append(f"    why: {step.reason}")
+    lines.append(
+        f"Total ring time {plan.total_seconds} s. At run time a phone that is unavailable, busy, "
+        "in use or ringing for another call is skipped; a step left empty is skipped at once."
+    )
+    return "\n".join(lines)

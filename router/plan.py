@@ -1,0 +1,273 @@
+"""Pure routing: from an incoming call, the directory and the caller's contact, a `RoutePlan`.
+
+No I/O and no clock: the moment of the call is an argument. Device states are not known here;
+the executor drops busy phones at run time, the plan only leaves out who cannot work now
+(inactive, off shift) and who must rest (the responsible manager never rings twice in a row,
+and once he has had his own step the department step is for the others).
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from router.directory import ContactView, Department, Directory, Manager, Role
+from router.policy import ADDITIVE_KINDS, DEFAULT_POLICY, RoutingPolicy, StepKind, StepRule
+
+
+class LeadStatus(enum.StrEnum):
+    NEW = "new"  # a number the CRM has never seen: whoever answers takes the lead
+    EXISTING = "existing"  # a known contact
+    NONE = "none"  # no usable number (anonymous, garbage): no lead can be made
+
+
+@dataclass(frozen=True)
+class IncomingCall:
+    uniqueid: str  # the caller channel's Asterisk uniqueid; becomes the plan id
+    caller: str | None  # E.164, or None when anonymous or not a phone number
+    caller_name: str = ""
+    did: str = ""  # the number the caller dialled
+
+
+@dataclass(frozen=True)
+class Target:
+    endpoint: str  # the Asterisk dial string of one phone, "PJSIP/101"
+    manager_id: int | None = None  # None for fallback targets
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class EscalationStep:
+    number: int  # 1-based position in the plan
+    kind: StepKind
+    targets: tuple[Target, ...]
+    timeout: int  # seconds
+    reason: str
+
+    @property
+    def endpoints(self) -> tuple[str, ...]:
+        return tuple(target.endpoint for target in self.targets)
+
+
+@dataclass(frozen=True)
+class RoutePlan:
+    """What to ring, in which order, and why. `steps` is empty only after hours or with nobody."""
+
+    id: str
+    call: IncomingCall
+    lead: LeadStatus
+    contact_id: int | None
+    steps: tuple[EscalationStep, ...]
+    after_hours: bool = False
+    reason: str = ""
+
+    @property
+    def total_seconds(self) -> int:
+        return sum(step.timeout for step in self.steps)
+
+    def manager_for(self, endpoint: str) -> int | None:
+        """The manager behind `endpoint` in this plan (None for fallback targets and strangers)."""
+        for step in self.steps:
+            for target in step.targets:
+                if target.endpoint == endpoint:
+                    return target.manager_id
+        return None
+
+
+def plan(
+    call: IncomingCall,
+    directory: Directory,
+    contact: ContactView | None,
+    now: datetime,
+    policy: RoutingPolicy = DEFAULT_POLICY,
+    plan_id: str | None = None,
+) -> RoutePlan:
+    """Build the escalation for `call` at `now` (timezone-aware).
+
+    Guarantees: no step is empty; the responsible manager is never in two steps in a row; the
+    last step includes an available owner (when the policy ends with the owner step) or else the
+    fallback targets (when there are any); a non-empty plan's timeouts add up to `policy.total_seconds` (the time of a
+    skipped step goes to the last step, so the caller rings as long as configured).
+    """
+    lead = _lead_status(call, contact)
+    contact_id = contact.id if contact is not None else None
+    pid = plan_id or call.uniqueid or _derived_id(call, now)
+    department = _sales_department(directory, policy)
+    if department is not None and not department.hours.is_open(now):
+        return RoutePlan(
+            pid, call, lead, contact_id, (), after_hours=True, reason=f"{department.name} is closed"
+        )
+    responsible = _responsible(directory, contact, now)
+    steps = _build_steps(directory, policy, department, responsible, now)
+    if not steps:
+        reason = "nobody can be rung: no available manager and no fallback targets"
+        return RoutePlan(pid, call, lead, contact_id, (), reason=reason)
+    return RoutePlan(pid, call, lead, contact_id, steps, reason=_why(lead, contact, responsible))
+
+
+def _lead_status(call: IncomingCall, contact: ContactView | None) -> LeadStatus:
+    if contact is not None:
+        return LeadStatus.EXISTING
+    return LeadStatus.NEW if call.caller else LeadStatus.NONE
+
+
+def _derived_id(call: IncomingCall, now: datetime) -> str:
+    seed = f"{call.caller}|{call.did}|{now.isoformat()}".encode()
+    return "plan-" + hashlib.sha256(seed).hexdigest()[:16]
+
+
+def _sales_department(directory: Directory, policy: RoutingPolicy) -> Department | None:
+    if policy.department_id is not None:
+        return directory.department(policy.department_id)
+    return directory.departments[0] if directory.departments else None
+
+
+def _available(manager: Manager | None, now: datetime) -> bool:
+    return manager is not None and manager.active and manager.on_shift(now)
+
+
+def _responsible(
+    directory: Directory, contact: ContactView | None, now: datetime
+) -> Manager | None:
+    if contact is None:
+        return None
+    manager = directory.manager(contact.responsible_manager_id)
+    return manager if _available(manager, now) else None
+
+
+def _target(manager: Manager) -> Target:
+    return Target(manager.endpoint, manager.id, manager.name)
+
+
+def _department_members(
+    directory: Directory, department: Department | None, now: datetime
+) -> list[Manager]:
+    return sorted(
+        (
+            m
+            for m in directory.managers
+            if m.role is Role.MANAGER
+            and (department is None or m.department_id == department.id)
+            and _available(m, now)
+        ),
+        key=lambda m: m.id,
+    )
+
+
+def _by_role(directory: Directory, role: Role, now: datetime) -> list[Manager]:
+    return sorted((m for m in directory.by_role(role) if _available(m, now)), key=lambda m: m.id)
+
+
+def _rule_targets(
+    rule: StepRule,
+    directory: Directory,
+    department: Department | None,
+    responsible: Manager | None,
+    now: datetime,
+    had_turn: bool,
+) -> list[Target]:
+    """Who a rule brings in on its own (before accumulation and rest)."""
+    if rule.kind is StepKind.RESPONSIBLE:
+        return [_target(responsible)] if responsible is not None else []
+    if rule.kind is StepKind.DEPARTMENT:
+        members = _department_members(directory, department, now)
+        if responsible is not None and had_turn:
+            # The responsible manager had a turn alone; the department step is for the others.
+            members = [m for m in members if m.id != responsible.id]
+        return [_target(m) for m in members]
+    role = Role.HEAD_OF_SALES if rule.kind is StepKind.HEAD_OF_SALES else Role.OWNER
+    return [_target(m) for m in _by_role(directory, role, now)]
+
+
+def _dedupe(targets: list[Target]) -> tuple[Target, ...]:
+    seen: dict[str, Target] = {}
+    for target in targets:
+        seen.setdefault(target.endpoint, target)
+    return tuple(seen.values())
+
+
+_REASONS = {
+    StepKind.RESPONSIBLE: "the client's responsible manager alone",
+    StepKind.DEPARTMENT: "the sales department rings at once; the first to answer takes the call",
+    StepKind.HEAD_OF_SALES: "the head of sales is added; the department keeps ringing",
+    StepKind.OWNER: "the owner is added for the last timeout",
+}
+
+
+def _build_steps(
+    directory: Directory,
+    policy: RoutingPolicy,
+    department: Department | None,
+    responsible: Manager | None,
+    now: datetime,
+) -> tuple[EscalationStep, ...]:
+    kept: list[EscalationStep] = []
+    carried: list[Target] = []
+    skipped_seconds = 0
+    resting = responsible.endpoint if responsible is not None else None
+    for rule in policy.rules:
+        had_turn = any(step.kind is StepKind.RESPONSIBLE for step in kept)
+        own = _rule_targets(rule, directory, department, responsible, now, had_turn)
+        if rule.kind in ADDITIVE_KINDS:
+            carried = list(_dedupe(carried + own))
+            targets = list(carried)
+        else:
+            targets = own
+        previous = kept[-1].endpoints if kept else ()
+        if resting is not None and resting in previous:
+            targets = [t for t in targets if t.endpoint != resting]
+        if not targets:
+            skipped_seconds += rule.timeout
+            continue
+        kept.append(
+            EscalationStep(
+                len(kept) + 1, rule.kind, _dedupe(targets), rule.timeout, _REASONS[rule.kind]
+            )
+        )
+    kept = _end_with_owner_or_fallback(kept, directory, policy, now)
+    if not kept:
+        if not policy.fallback_targets:
+            return ()
+        kept = [_fallback_step(1, policy, 0, "nobody from the directory can be rung")]
+        skipped_seconds = policy.total_seconds
+    last = kept[-1]
+    kept[-1] = replace(last, timeout=last.timeout + skipped_seconds)
+    return tuple(kept)
+
+
+def _fallback_step(number: int, policy: RoutingPolicy, timeout: int, why: str) -> EscalationStep:
+    targets = tuple(Target(endpoint) for endpoint in policy.fallback_targets)
+    return EscalationStep(number, StepKind.FALLBACK, targets, timeout, f"fallback targets: {why}")
+
+
+def _end_with_owner_or_fallback(
+    kept: list[EscalationStep], directory: Directory, policy: RoutingPolicy, now: datetime
+) -> list[EscalationStep]:
+    """The last step rings the owner; with no owner available, the fallback targets join it."""
+    if not kept or not policy.fallback_targets:
+        return kept
+    owners = {m.endpoint for m in _by_role(directory, Role.OWNER, now)}
+    last = kept[-1]
+    if owners & set(last.endpoints):
+        return kept
+    extra = tuple(Target(endpoint) for endpoint in policy.fallback_targets)
+    merged = replace(
+        last,
+        targets=_dedupe(list(last.targets) + list(extra)),
+        reason=last.reason + "; no owner available, the fallback targets are added",
+    )
+    return [*kept[:-1], merged]
+
+
+def _why(lead: LeadStatus, contact: ContactView | None, responsible: Manager | None) -> str:
+    if responsible is not None:
+        return f"known client, responsible manager {responsible.name}"
+    if contact is not None:
+        if contact.responsible_manager_id is None:
+            return "known client without a responsible manager: the department first"
+        return "known client whose responsible manager is not working now: the department first"
+    if lead is LeadStatus.NEW:
+        return "new caller: the department first"
+    return "anonymous or unusable caller ID: the department first"
