@@ -37,6 +37,16 @@ class AmiSettings(BaseModel):
     ping_interval: float = 20.0
     ping_timeout: float = 5.0
     reconnect_max_delay: float = 30.0
+    reconnect_initial_delay: float = 0.5
+    connect_timeout: float = 5.0
+    # Events waiting for the call tracker; when full, reading the socket pauses (see
+    # ami_listener/README.md).
+    queue_size: int = 10_000
+    # How long (in Asterisk event time) a finished call waits for its late Cdr events.
+    cdr_grace: float = 2.0
+    # Trunk endpoints ("PJSIP/carrier" or "carrier"); empty = any non-numeric endpoint is a trunk.
+    trunk_endpoints: list[str] = Field(default_factory=list)
+    internal_max_digits: int = 6
 
     def resolved_secret(self) -> str:
         if self.secret_file is not None:

@@ -1,0 +1,211 @@
+"""`callrouter deals …`: list, the deal card, and status changes that fire automation rules."""
+
+from __future__ import annotations
+
+import click
+
+from models import contacts, deals, staff
+from models.db import Database
+from models.values import DealSource
+
+from .common import AppContext, emit_object, emit_rows, json_option, local_time, pass_app, run
+
+
+@click.group("deals")
+def deals_group() -> None:
+    """Deals with statuses and their history."""
+
+
+@deals_group.command("add")
+@click.argument("contact")
+@click.option("--title", default=None)
+@click.option("--responsible", default=None, help="Default: the contact's responsible manager.")
+@pass_app
+def deal_add(app: AppContext, contact: str, title: str | None, responsible: str | None) -> None:
+    async def work(db: Database) -> int:
+        async with db.transaction() as s:
+            row = await contacts.get_contact(s, contact, app.settings.default_region)
+            manager = (
+                await staff.get_manager(s, responsible, app.settings.endpoint_technology)
+                if responsible
+                else None
+            )
+            deal = await deals.create_deal(
+                s, row, source=DealSource.MANUAL, now=app.now(), responsible=manager, title=title
+            )
+            return deal.id
+
+    click.echo(f"deal #{run(work, app)} added")
+
+
+@deals_group.command("list")
+@click.option("--status", default=None)
+@click.option("--responsible", default=None)
+@click.option("--source", default=None, help="inbound_call | missed_call | manual")
+@click.option("--contact", default=None)
+@click.option("--limit", default=200, show_default=True)
+@json_option
+@pass_app
+def deal_list(
+    app: AppContext,
+    status: str | None,
+    responsible: str | None,
+    source: str | None,
+    contact: str | None,
+    limit: int,
+) -> None:
+    leads = app.settings.leads
+    status_value = deals.check_status(status, leads.deal_statuses) if status else None
+    source_value = deals.parse_source(source) if source else None
+
+    async def work(db: Database) -> list[dict]:
+        async with db.reader() as s:
+            tech, region = app.settings.endpoint_technology, app.settings.default_region
+            manager = await staff.get_manager(s, responsible, tech) if responsible else None
+            who = await contacts.get_contact(s, contact, region) if contact else None
+            names = {m.id: m.name for m in await staff.list_managers(s)}
+            rows = []
+            for d in await deals.list_deals(
+                s,
+                status=status_value,
+                manager=manager,
+                source=source_value,
+                contact=who,
+                limit=limit,
+            ):
+                c = await s.get(contacts.Contact, d.contact_id)
+                rows.append(
+                    {
+                        "id": d.id,
+                        "contact": c.phone if c else None,
+                        "name": c.name if c else None,
+                        "status": d.status,
+                        "source": d.source,
+                        "responsible": names.get(d.responsible_manager_id),
+                        "updated": local_time(app, d.updated_at),
+                    }
+                )
+            return rows
+
+    emit_rows(app, run(work, app), "no deals")
+
+
+@deals_group.command("show")
+@click.argument("deal_id", type=int)
+@json_option
+@pass_app
+def deal_show(app: AppContext, deal_id: int) -> None:
+    """The deal card: contact, status history, tasks, calls with their recordings."""
+
+    async def work(db: Database) -> tuple[deals.DealCard, dict[int, str]]:
+        async with db.reader() as s:
+            names = {m.id: m.name for m in await staff.list_managers(s)}
+            return await deals.deal_card(s, deal_id), names
+
+    card, names = run(work, app)
+    d, c = card.deal, card.contact
+    data = {
+        "id": d.id,
+        "title": d.title,
+        "status": d.status,
+        "source": d.source,
+        "responsible": card.responsible.name if card.responsible else None,
+        "created_at": d.created_at,
+        "contact": {"id": c.id, "phone": c.phone, "name": c.name},
+        "history": [
+            {"at": h.changed_at, "from": h.from_status, "to": h.to_status, "by": h.changed_by}
+            for h in card.history
+        ],
+        "tasks": [
+            {
+                "id": t.id,
+                "type": t.type,
+                "status": t.status,
+                "due_at": t.due_at,
+                "responsible": names.get(t.responsible_manager_id),
+                "comment": t.comment,
+                "closed_reason": t.close_reason,
+            }
+            for t in card.tasks
+        ],
+        "calls": [
+            {
+                "id": call.id,
+                "at": call.started_at,
+                "direction": call.direction,
+                "disposition": call.disposition,
+                "manager": names.get(call.answered_by_manager_id or call.manager_id),
+                "talk_seconds": call.talk_seconds,
+                "recording": call.recording_file,
+            }
+            for call in card.calls
+        ],
+    }
+
+    def text() -> str:
+        lines = [
+            f"Deal #{d.id}{' — ' + d.title if d.title else ''}",
+            f"  contact:     {c.name or '(no name)'} {c.phone}",
+            f"  status:      {d.status}   source: {d.source}",
+            f"  responsible: {data['responsible'] or '(nobody)'}",
+            f"  created:     {local_time(app, d.created_at)}",
+            "",
+            "Status history:",
+        ]
+        lines += [
+            f"  {local_time(app, h.changed_at)}  {h.from_status or '—'} → {h.to_status}  by {h.changed_by}"
+            for h in card.history
+        ]
+        lines += ["", "Tasks:"]
+        lines += [
+            f"  #{t['id']} [{t['status']}] {t['type']} due {local_time(app, t['due_at'])} "
+            f"for {t['responsible']}: {t['comment']}"
+            + (f" (closed: {t['closed_reason']})" if t["closed_reason"] else "")
+            for t in data["tasks"]
+        ] or ["  none"]
+        lines += ["", "Calls:"]
+        lines += [
+            f"  #{k['id']} {local_time(app, k['at'])} {k['direction']} {k['disposition']} "
+            f"{k['manager'] or ''} talk {k['talk_seconds']:.0f}s"
+            + (f" recording {k['recording']}" if k["recording"] else "")
+            for k in data["calls"]
+        ] or ["  none"]
+        return "\n".join(lines)
+
+    emit_object(app, data, text)
+
+
+@deals_group.command("status")
+@click.argument("deal_id", type=int)
+@click.argument("status")
+@click.option("--by", "actor", default=None, help="Who changed it (a manager); default: the CLI.")
+@pass_app
+def deal_status(app: AppContext, deal_id: int, status: str, actor: str | None) -> None:
+    """Move a deal to STATUS; automation rules for that status create their tasks."""
+    leads = app.settings.leads
+    new_status = deals.check_status(status, leads.deal_statuses)
+
+    async def work(db: Database) -> tuple[str, list[int]]:
+        async with db.transaction() as s:
+            deal = await deals.get_deal(s, deal_id)
+            by = (
+                await staff.get_manager(s, actor, app.settings.endpoint_technology)
+                if actor
+                else None
+            )
+            change, tasks = await deals.set_status(
+                s,
+                deal,
+                new_status,
+                statuses=leads.deal_statuses,
+                closed_statuses=leads.closed_statuses,
+                now=app.now(),
+                actor=f"manager:{by.name}" if by else "cli",
+                actor_manager=by,
+            )
+            return change.from_status or "", [t.id for t in tasks]
+
+    old, task_ids = run(work, app)
+    click.echo(f"deal #{deal_id}: {old} → {new_status}")
+    for task_id in task_ids:
+        click.echo(f"  automation created task #{task_id}")

@@ -1,0 +1,227 @@
+"""`callrouter departments …` and `callrouter managers …`."""
+
+from __future__ import annotations
+
+import click
+
+from models import staff
+from models.db import Database
+from models.errors import InputError
+
+from .common import AppContext, emit_rows, json_option, local_time, parse_day, pass_app, run
+
+
+@click.group("departments")
+def departments() -> None:
+    """Sales departments, their working hours and holidays."""
+
+
+@departments.command("add")
+@click.argument("name")
+@click.option("--timezone", default=None, help="IANA time zone (default: the company's).")
+@click.option(
+    "--hours", default=None, help="Week schedule, e.g. 'mon-fri 09:00-18:00; sat 10:00-14:00'."
+)
+@pass_app
+def department_add(app: AppContext, name: str, timezone: str | None, hours: str | None) -> None:
+    async def work(db: Database) -> int:
+        async with db.transaction() as s:
+            department = await staff.add_department(s, name, timezone or app.settings.timezone)
+            if hours:
+                await staff.set_hours(s, department, hours)
+            return department.id
+
+    click.echo(f"department #{run(work, app)} {name!r} added")
+
+
+@departments.command("hours")
+@click.argument("department")
+@click.argument("schedule")
+@pass_app
+def department_hours(app: AppContext, department: str, schedule: str) -> None:
+    """Replace the week schedule, e.g. 'mon-fri 09:00-18:00'."""
+
+    async def work(db: Database) -> None:
+        async with db.transaction() as s:
+            await staff.set_hours(s, await staff.get_department(s, department), schedule)
+
+    run(work, app)
+    click.echo(f"working hours of {department!r} set")
+
+
+@departments.command("holiday")
+@click.argument("department")
+@click.argument("day")
+@pass_app
+def department_holiday(app: AppContext, department: str, day: str) -> None:
+    """Mark a day (YYYY-MM-DD) as a holiday: calls that day are after-hours."""
+    parsed = parse_day(day)
+
+    async def work(db: Database) -> None:
+        async with db.transaction() as s:
+            await staff.add_holiday(s, await staff.get_department(s, department), parsed)
+
+    run(work, app)
+    click.echo(f"{parsed.isoformat()} is a holiday of {department!r}")
+
+
+@departments.command("list")
+@json_option
+@pass_app
+def department_list(app: AppContext) -> None:
+    days = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+
+    async def work(db: Database) -> list[dict]:
+        async with db.reader() as s:
+            rows = []
+            for d in await staff.list_departments(s):
+                await s.refresh(d, ["hours", "holidays"])
+                rows.append(
+                    {
+                        "id": d.id,
+                        "name": d.name,
+                        "timezone": d.timezone,
+                        "hours": "; ".join(
+                            f"{days[h.weekday]} {h.starts_at:%H:%M}-{h.ends_at:%H:%M}"
+                            for h in d.hours
+                        )
+                        or "always open",
+                        "holidays": ", ".join(sorted(h.day.isoformat() for h in d.holidays)),
+                    }
+                )
+            return rows
+
+    emit_rows(app, run(work, app), "no departments yet")
+
+
+@click.group("managers")
+def managers() -> None:
+    """The people whose phones ring: managers, the head of sales, the owner."""
+
+
+@managers.command("add")
+@click.argument("name")
+@click.option(
+    "--phone", "endpoint", required=True, help="Extension (101) or endpoint (PJSIP/101, SIP/101)."
+)
+@click.option("--department", default=None, help="Department name or id.")
+@click.option("--role", default="manager", help="manager | head_of_sales | owner")
+@click.option("--email", default=None)
+@pass_app
+def manager_add(
+    app: AppContext, name: str, endpoint: str, department: str | None, role: str, email: str | None
+) -> None:
+    parsed_endpoint = staff.parse_endpoint(endpoint, app.settings.endpoint_technology)
+    parsed_role = staff.parse_role(role)
+
+    async def work(db: Database) -> int:
+        async with db.transaction() as s:
+            dept = await staff.get_department(s, department) if department else None
+            manager = await staff.add_manager(
+                s,
+                name=name,
+                endpoint=parsed_endpoint,
+                role=parsed_role,
+                department=dept,
+                email=email,
+            )
+            return manager.id
+
+    click.echo(f"manager #{run(work, app)} {name!r} on {parsed_endpoint} added")
+
+
+@managers.command("list")
+@click.option("--active-only", is_flag=True)
+@json_option
+@pass_app
+def manager_list(app: AppContext, active_only: bool) -> None:
+    async def work(db: Database) -> list[dict]:
+        async with db.reader() as s:
+            names = {d.id: d.name for d in await staff.list_departments(s)}
+            return [
+                {
+                    "id": m.id,
+                    "name": m.name,
+                    "endpoint": m.endpoint,
+                    "role": m.role,
+                    "department": names.get(m.department_id),
+                    "active": m.active,
+                    "email": m.email,
+                    "since": local_time(app, m.created_at),
+                }
+                for m in await staff.list_managers(s, include_inactive=not active_only)
+            ]
+
+    emit_rows(app, run(work, app), "no managers yet")
+
+
+@managers.command("edit")
+@click.argument("manager")
+@click.option("--name", default=None)
+@click.option("--phone", "endpoint", default=None)
+@click.option("--department", default=None)
+@click.option("--role", default=None)
+@click.option("--email", default=None)
+@click.option("--activate", is_flag=True, help="Bring a deactivated manager back.")
+@pass_app
+def manager_edit(
+    app: AppContext,
+    manager: str,
+    name: str | None,
+    endpoint: str | None,
+    department: str | None,
+    role: str | None,
+    email: str | None,
+    activate: bool,
+) -> None:
+    if not any([name, endpoint, department, role, email, activate]):
+        raise InputError(
+            "nothing to change: give --name, --phone, --department, --role, --email or --activate"
+        )
+    tech = app.settings.endpoint_technology
+    new_endpoint = staff.parse_endpoint(endpoint, tech) if endpoint else None
+    new_role = staff.parse_role(role) if role else None
+
+    async def work(db: Database) -> str:
+        async with db.transaction() as s:
+            row = await staff.get_manager(s, manager, tech)
+            if name is not None:
+                if not name.strip():
+                    raise InputError("a manager needs a name")
+                row.name = name.strip()
+            if new_endpoint and new_endpoint != row.endpoint:
+                try:
+                    other = await staff.get_manager(s, new_endpoint, tech)
+                except InputError:
+                    other = None
+                if other is not None and other.id != row.id:
+                    raise InputError(f"endpoint {new_endpoint} already belongs to {other.name!r}")
+                row.endpoint = new_endpoint
+            if department is not None:
+                row.department_id = (await staff.get_department(s, department)).id
+            if new_role is not None:
+                row.role = new_role.value
+            if email is not None:
+                row.email = staff.check_email(email)
+            if activate:
+                row.active = True
+            return row.name
+
+    click.echo(f"manager {run(work, app)!r} updated")
+
+
+@managers.command("deactivate")
+@click.argument("manager")
+@pass_app
+def manager_deactivate(app: AppContext, manager: str) -> None:
+    """Stop ringing a manager (they left or are on leave); their history stays."""
+
+    async def work(db: Database) -> str:
+        async with db.transaction() as s:
+            row = await staff.get_manager(s, manager, app.settings.endpoint_technology)
+            if not row.active:
+                raise InputError(f"manager {row.name!r} is already deactivated")
+            row.active = False
+            return row.name
+
+    click.echo(f"manager {run(work, app)!r} deactivated")
