@@ -159,7 +159,7 @@ class AmiServer:
                 for chunk in self.splitter(data):
                     s.writer.write(chunk)
                     await s.writer.drain()
-        except (ConnectionError, RuntimeError):
+        except (ConnectionError, RuntimeError, asyncio.CancelledError):
             pass
         finally:
             with contextlib.suppress(Exception):
@@ -174,9 +174,11 @@ class AmiServer:
         wtask = asyncio.create_task(self._writer_loop(s))
         try:
             await self._read_loop(s)
+        except asyncio.CancelledError:
+            pass
         finally:
             s.queue.put_nowait(None)
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception, asyncio.CancelledError):
                 await wtask
             if s in self.sessions:
                 self.sessions.remove(s)
@@ -234,7 +236,7 @@ class AmiServer:
             s.classes = _eventmask(msg["events"])
         self._reply(s, msg, "Success", [("Message", "Authentication accepted")])
         now = self.now()
-        if not self.booting:
+        if not self.booting and "system" in s.classes:
             self._send(s, [("Event", "FullyBooted"), ("Privilege", "system,all")]
                        + ev.fully_booted_login(int(now - self.booted_at),
                                                int(now - self.last_reload_at)))
