@@ -1,0 +1,235 @@
+"""Turn the tracker's state of one ended call into a `CompletedCall` (pure, no I/O)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from callrouter.phones import try_normalize_phone
+
+from .calls import AFTER_HOURS_VARIABLE, CallLeg, CompletedCall, Direction, Disposition
+from .state import CallState, CdrRecord, endpoint_of, known
+
+_TRUE = frozenset({"1", "y", "yes", "true", "on"})
+_CDR_DISPOSITIONS: dict[str, Disposition] = {
+    "NO ANSWER": "NO ANSWER",
+    "BUSY": "BUSY",
+    "FAILED": "FAILED",
+    "CONGESTION": "FAILED",
+}
+_DIAL_DISPOSITIONS: dict[str, Disposition] = {
+    "BUSY": "BUSY",
+    "CHANUNAVAIL": "FAILED",
+    "CONGESTION": "FAILED",
+}
+_CDR_DIAL_STATUS = {"ANSWERED": "ANSWER", "NO ANSWER": "NOANSWER", "BUSY": "BUSY"}
+
+
+@dataclass(frozen=True)
+class EndpointClassifier:
+    """Tells trunks from phones.
+
+    With `trunks` configured, exactly those endpoints (or resource names, e.g. "carrier") are
+    trunks. Without it, an endpoint whose resource is all digits and at most
+    `internal_max_digits` long ("SIP/101") is a phone and anything else a trunk.
+    """
+
+    trunks: frozenset[str] = frozenset()
+    internal_max_digits: int = 6
+
+    def is_trunk(self, endpoint: str) -> bool:
+        resource = endpoint.split("/", 1)[-1].split("@", 1)[0]
+        if self.trunks:
+            return endpoint in self.trunks or resource in self.trunks
+        return not self.is_internal_number(resource)
+
+    def is_internal_number(self, number: str) -> bool:
+        return number.isdigit() and len(number) <= self.internal_max_digits
+
+
+def build_call(
+    call: CallState, *, system: str, region: str, classifier: EndpointClassifier
+) -> CompletedCall:
+    """The best record the state allows; never raises for missing pieces."""
+    caller = call.caller
+    caller_endpoint = caller.endpoint if caller else ""
+    cdrs = list(call.cdrs.values())
+    legs = _legs(call, cdrs)
+    dialed = _dialed_number(call, cdrs)
+    direction = _direction(caller_endpoint, dialed, legs, classifier)
+
+    answered_leg = next((leg for leg in legs if leg.answered), None)
+    answered_at = call.answered_at
+    if answered_at is None and answered_leg is not None:
+        answered_at = _cdr_answer_time(cdrs, answered_leg.channel)
+    ended_at = call.ended_at if call.ended_at is not None else call.last_event_at
+    started_at = min(call.started_at, ended_at)
+    if answered_at is not None:
+        answered_at = min(max(answered_at, started_at), ended_at)
+
+    raw_external = _external_raw(direction, caller.caller_num if caller else "", dialed, legs)
+    abandoned, abandon_seconds = _abandon(call, direction, answered_leg is not None, started_at)
+    return CompletedCall(
+        system=system,
+        linkedid=call.linkedid,
+        direction=direction,
+        external_number=try_normalize_phone(raw_external, region) if raw_external else None,
+        external_number_raw=raw_external,
+        caller_name=known(caller.caller_name) if caller else None,
+        dialed_number=dialed,
+        started_at=_utc(started_at),
+        answered_at=_utc(answered_at) if answered_at is not None else None,
+        ended_at=_utc(ended_at),
+        ring_seconds=_round((answered_at if answered_at is not None else ended_at) - started_at),
+        talk_seconds=_talk_seconds(call, cdrs, answered_leg, answered_at, ended_at),
+        disposition=_disposition(answered_leg is not None, cdrs, legs),
+        answered_by=answered_leg.endpoint if answered_leg else None,
+        manager_endpoint=caller_endpoint if direction != "inbound" and caller_endpoint else None,
+        abandoned=abandoned,
+        abandon_seconds=abandon_seconds,
+        after_hours=call.variables.get(AFTER_HOURS_VARIABLE, "").strip().lower() in _TRUE,
+        variables=tuple(sorted(call.variables.items())),
+        recording_file=call.mixmonitor_file or _cdr_recording(cdrs),
+        legs=tuple(legs),
+    )
+
+
+def _legs(call: CallState, cdrs: list[CdrRecord]) -> list[CallLeg]:
+    legs: list[CallLeg] = []
+    for leg in call.legs.values():
+        channel = call.channels.get(leg.uniqueid)
+        end = leg.ended_at
+        if end is None and channel is not None:
+            end = channel.hung_up_at
+        if end is None:
+            end = call.ended_at if call.ended_at is not None else call.last_event_at
+        legs.append(
+            CallLeg(
+                endpoint=endpoint_of(leg.channel),
+                channel=leg.channel,
+                ring_started_at=_utc(leg.ring_started_at),
+                ring_seconds=_round(end - leg.ring_started_at),
+                answered=leg.uniqueid == call.answered_leg,
+                dial_status=leg.dial_status,
+            )
+        )
+    # A Cdr for a leg whose Dial events we never saw (lost on a reconnect) still tells who rang.
+    seen = {leg.channel for leg in legs}
+    for cdr in cdrs:
+        if not cdr.destination_channel or cdr.destination_channel in seen or cdr.start is None:
+            continue
+        seen.add(cdr.destination_channel)
+        ring = (cdr.duration or 0) - (cdr.billable or 0)
+        legs.append(
+            CallLeg(
+                endpoint=endpoint_of(cdr.destination_channel),
+                channel=cdr.destination_channel,
+                ring_started_at=_utc(cdr.start),
+                ring_seconds=float(max(ring, 0)),
+                answered=cdr.disposition == "ANSWERED" and call.answered_leg is None,
+                dial_status=_CDR_DIAL_STATUS.get(cdr.disposition),
+            )
+        )
+    legs.sort(key=lambda leg: leg.ring_started_at)
+    return legs
+
+
+def _dialed_number(call: CallState, cdrs: list[CdrRecord]) -> str | None:
+    caller = call.caller
+    exten = known(caller.exten) if caller else None
+    if exten and exten != "s":
+        return exten
+    return next((cdr.destination for cdr in cdrs if known(cdr.destination)), None)
+
+
+def _direction(
+    caller_endpoint: str,
+    dialed: str | None,
+    legs: Iterable[CallLeg],
+    classifier: EndpointClassifier,
+) -> Direction:
+    if caller_endpoint and classifier.is_trunk(caller_endpoint):
+        return "inbound"
+    if any(classifier.is_trunk(leg.endpoint) for leg in legs):
+        return "outbound"
+    if dialed and not classifier.is_internal_number(dialed.lstrip("+")):
+        return "outbound"
+    return "internal"
+
+
+def _external_raw(
+    direction: Direction, caller_num: str, dialed: str | None, legs: list[CallLeg]
+) -> str | None:
+    if direction == "inbound":
+        return known(caller_num)
+    if direction == "internal":
+        return None
+    return dialed
+
+
+def _abandon(
+    call: CallState, direction: Direction, answered: bool, started_at: float
+) -> tuple[bool, float | None]:
+    caller = call.caller
+    if direction != "inbound" or answered or caller is None:
+        return False, None
+    # HangupRequest = the caller's side hung up; the dialplan's own Hangup() is a SoftHangupRequest.
+    hung_up = caller.hangup_requested_at
+    if hung_up is None:
+        return False, None
+    return True, _round(hung_up - started_at)
+
+
+def _talk_seconds(
+    call: CallState,
+    cdrs: list[CdrRecord],
+    answered_leg: CallLeg | None,
+    answered_at: float | None,
+    ended_at: float,
+) -> float:
+    if answered_leg is None:
+        return 0.0
+    answered_cdrs = [c for c in cdrs if c.disposition == "ANSWERED" and c.billable is not None]
+    for cdr in answered_cdrs:
+        if cdr.destination_channel == answered_leg.channel:
+            return float(cdr.billable or 0)
+    if answered_cdrs:
+        return float(max(c.billable or 0 for c in answered_cdrs))
+    if answered_at is None:
+        return 0.0
+    leg_channel = call.channels.get(call.answered_leg or "")
+    end = leg_channel.hung_up_at if leg_channel and leg_channel.hung_up_at else ended_at
+    return _round(min(end, ended_at) - answered_at)
+
+
+def _disposition(answered: bool, cdrs: list[CdrRecord], legs: list[CallLeg]) -> Disposition:
+    if answered:
+        return "ANSWERED"
+    # The caller's own final record (no DestinationChannel) is Asterisk's verdict on the call.
+    for cdr in reversed(cdrs):
+        if not cdr.destination_channel and cdr.disposition in _CDR_DISPOSITIONS:
+            return _CDR_DISPOSITIONS[cdr.disposition]
+    ended = [leg for leg in legs if leg.dial_status]
+    if ended:
+        return _DIAL_DISPOSITIONS.get(ended[-1].dial_status or "", "NO ANSWER")
+    return "NO ANSWER"
+
+
+def _cdr_answer_time(cdrs: list[CdrRecord], channel: str) -> float | None:
+    for cdr in cdrs:
+        if cdr.destination_channel == channel and cdr.answer is not None:
+            return cdr.answer
+    return None
+
+
+def _cdr_recording(cdrs: list[CdrRecord]) -> str | None:
+    return next((c.recording_file for c in cdrs if c.recording_file.strip()), None)
+
+
+def _utc(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, tz=UTC)
+
+
+def _round(seconds: float) -> float:
+    return round(max(seconds, 0.0), 3)

@@ -1,0 +1,300 @@
+"""The AMI connection: log in, ask only for the events we need, keep it alive, reconnect.
+
+Why our own protocol on asyncio streams instead of panoramisk's `Manager`:
+- `Manager`'s protocol decodes each TCP chunk on its own and drops a UTF-8 character split
+  across two reads (Cyrillic caller names get damaged); `wire.AmiFramer` decodes whole messages.
+- `Manager` reconnects on a fixed delay, does not tell a wrong secret from a network error,
+  has no watchdog for a half-open connection, and logs and swallows errors in callbacks.
+- What panoramisk does soundly, parsing a complete message into headers (`Message.from_line`),
+  is reused in `wire.py`. Action/response matching by ActionID is the ten lines in
+  `_request` below.
+
+Faults and what happens (each has a test in tests/ami/test_connection.py):
+- wrong secret: `AmiAuthError` logged as an error naming the user, retried with the capped
+  backoff (an operator may fix manager.conf without restarting us); never a busy loop.
+- refused / reset / EOF / accepted-then-closed / no banner: reconnect with capped exponential
+  backoff, reset to the initial delay after a successful login.
+- half-open connection (no Ping reply within `ping_timeout`): closed and reconnected. A reader
+  that is only waiting for room in our own event queue is not mistaken for a dead peer.
+- Asterisk restart: `Shutdown` and `FullyBooted` are delivered like any event; the tracker
+  resets its call state on them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from panoramisk.message import Message
+
+from callrouter.settings import AmiSettings
+
+from .wire import AmiFramer, AmiProtocolError, encode_action, encode_action_lines
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[Message], Awaitable[None]]
+Sleep = Callable[[float], Awaitable[None]]
+
+# AMI event classes the tracker needs (Login `Events:`): call = channels/dial/hangup,
+# cdr = Cdr, dialplan = VarSet, system = FullyBooted/Shutdown.
+EVENT_CLASSES = "call,cdr,dialplan,system"
+# Whitelist filters (regular expressions on the event text) so Asterisk sends only these.
+EVENT_FILTERS: tuple[str, ...] = (
+    "Event: Newchannel",
+    "Event: NewCallerid",
+    "Event: DialBegin",
+    "Event: DialEnd",
+    "Event: Hangup",  # also matches HangupRequest, which the tracker uses for abandons
+    "Event: Cdr",
+    "Event: FullyBooted",
+    "Event: Shutdown",
+    "Variable: CALLROUTER_",
+    "Variable: MIXMONITOR_FILENAME",
+)
+
+
+class AmiError(Exception):
+    """The AMI session ended; the connection loop reconnects."""
+
+
+class AmiAuthError(AmiError):
+    """Asterisk refused the login (wrong username or secret, or a host not permitted)."""
+
+
+class Backoff:
+    """Capped exponential delays: initial, 2x, 4x … up to `maximum`."""
+
+    def __init__(self, initial: float, maximum: float, factor: float = 2.0) -> None:
+        self.initial, self.maximum, self.factor = initial, max(maximum, initial), factor
+        self._next = initial
+
+    def next(self) -> float:
+        delay = self._next
+        self._next = min(self._next * self.factor, self.maximum)
+        return delay
+
+    def reset(self) -> None:
+        self._next = self.initial
+
+
+class AmiConnection:
+    """Keeps one logged-in AMI session alive and hands every event to `on_event`.
+
+    `on_event` is awaited for each event in arrival order; it should only enqueue. `sleep` is
+    the backoff sleeper (tests pass a virtual one).
+    """
+
+    def __init__(
+        self,
+        settings: AmiSettings,
+        on_event: EventHandler,
+        *,
+        filters: Sequence[str] = EVENT_FILTERS,
+        event_classes: str = EVENT_CLASSES,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.settings = settings
+        self.on_event = on_event
+        self.filters = tuple(filters)
+        self.event_classes = event_classes
+        self.backoff = Backoff(settings.reconnect_initial_delay, settings.reconnect_max_delay)
+        self.connected = asyncio.Event()
+        self.login_attempts = 0
+        self.sessions = 0
+        self.last_error: Exception | None = None
+        self._sleep = sleep
+        self._ids = itertools.count(1)
+        self._pending: dict[str, asyncio.Future[Message]] = {}
+        self._writer: asyncio.StreamWriter | None = None
+        self._delivering = False
+        self._stopping = False
+
+    async def run(self) -> None:
+        """Connect, serve, reconnect, until `stop()`."""
+        while not self._stopping:
+            try:
+                await self._session()
+            except asyncio.CancelledError:
+                raise
+            except AmiAuthError as exc:
+                self.last_error = exc
+                log.error("%s; retrying with backoff", exc)
+            except (OSError, TimeoutError, AmiError, AmiProtocolError, ValueError) as exc:
+                self.last_error = exc
+                log.warning(
+                    "AMI %s:%s: %s",
+                    self.settings.host,
+                    self.settings.port,
+                    exc or type(exc).__name__,
+                )
+            finally:
+                self.connected.clear()
+            if not self._stopping:
+                await self._sleep(self.backoff.next())
+
+    async def stop(self) -> None:
+        """Log off and close; `run()` returns."""
+        self._stopping = True
+        writer = self._writer
+        if writer is not None:
+            try:
+                writer.write(encode_action("Logoff", "logoff"))
+                await asyncio.wait_for(writer.drain(), 1.0)
+            except (OSError, TimeoutError):
+                pass
+            writer.close()
+
+    # ---- one session ------------------------------------------------------------------
+
+    async def _session(self) -> None:
+        settings = self.settings
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(settings.host, settings.port), settings.connect_timeout
+        )
+        self._writer = writer
+        framer = AmiFramer()
+        banner = asyncio.get_running_loop().create_future()
+        read_task = asyncio.create_task(self._read(reader, framer, banner))
+        try:
+            await asyncio.wait(
+                {banner, read_task},
+                timeout=settings.connect_timeout,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if read_task.done():
+                read_task.result()
+            if not banner.done():
+                raise AmiError(f"no AMI banner within {settings.connect_timeout:g} s")
+            await self._login()
+            self.sessions += 1
+            self.backoff.reset()
+            await self._send_filters()
+            self.connected.set()
+            log.info("AMI connected to %s:%s (%s)", settings.host, settings.port, framer.version)
+            watchdog = asyncio.create_task(self._watchdog())
+            done, _ = await asyncio.wait({read_task, watchdog}, return_when=asyncio.FIRST_COMPLETED)
+            watchdog.cancel()
+            for task in done:
+                task.result()
+        finally:
+            read_task.cancel()
+            await asyncio.gather(read_task, return_exceptions=True)
+            for future in self._pending.values():
+                future.cancel()
+            self._pending.clear()
+            self._writer = None
+            writer.close()
+            if framer.pending_bytes:
+                log.warning(
+                    "discarded %d bytes of a half-written AMI message at disconnect",
+                    framer.pending_bytes,
+                )
+
+    async def _read(
+        self, reader: asyncio.StreamReader, framer: AmiFramer, banner: asyncio.Future[None]
+    ) -> None:
+        try:
+            while True:
+                data = await reader.read(65536)
+                if not data:
+                    when = "before the AMI banner" if not banner.done() else "by Asterisk"
+                    raise AmiError(f"connection closed {when}")
+                messages = framer.feed(data)
+                if framer.version is not None and not banner.done():
+                    banner.set_result(None)
+                for message in messages:
+                    await self._dispatch(message)
+        finally:
+            # Whoever awaits a response must not wait for a connection that is gone.
+            for future in self._pending.values():
+                if not future.done():
+                    future.set_exception(AmiError("connection lost while waiting for a reply"))
+            self._pending.clear()
+
+    async def _dispatch(self, message: Message) -> None:
+        if "Event" not in message:
+            future = self._pending.pop(message.action_id or "", None)
+            if future is not None and not future.done():
+                future.set_result(message)
+            return
+        self._delivering = True
+        try:
+            await self.on_event(message)
+        finally:
+            self._delivering = False
+
+    async def _request(
+        self,
+        action: str,
+        fields: dict[str, str] | None = None,
+        lines: Sequence[tuple[str, str]] = (),
+    ) -> Message:
+        if self._writer is None:
+            raise AmiError("not connected")
+        action_id = f"callrouter-{next(self._ids)}"
+        future: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+        self._pending[action_id] = future
+        if lines:
+            payload = encode_action_lines(action, action_id, lines)
+        else:
+            payload = encode_action(action, action_id, fields)
+        self._writer.write(payload)
+        await self._writer.drain()
+        return await future
+
+    async def _login(self) -> None:
+        settings = self.settings
+        self.login_attempts += 1
+        response = await asyncio.wait_for(
+            self._request(
+                "Login",
+                {
+                    "Username": settings.username,
+                    "Secret": settings.resolved_secret(),
+                    "Events": self.event_classes,
+                },
+            ),
+            settings.connect_timeout,
+        )
+        if response.get("Response") != "Success":
+            raise AmiAuthError(
+                f"AMI login as {settings.username!r} at {settings.host}:{settings.port} refused: "
+                f"{response.get('Message') or response.get('Response')} (check ami.username / "
+                f"ami.secret and the [{settings.username}] section of manager.conf)"
+            )
+
+    async def _send_filters(self) -> None:
+        for expression in self.filters:
+            response = await asyncio.wait_for(
+                self._request("Filter", {"Operation": "Add", "Filter": expression}),
+                self.settings.connect_timeout,
+            )
+            if response.get("Response") != "Success":
+                # Only an optimisation: the tracker ignores what it does not need.
+                log.warning(
+                    "AMI refused event filter %r: %s (needs write=system)",
+                    expression,
+                    response.get("Message"),
+                )
+                return
+
+    async def _watchdog(self) -> None:
+        settings = self.settings
+        while True:
+            await asyncio.sleep(settings.ping_interval)
+            ping = asyncio.ensure_future(self._request("Ping"))
+            while True:
+                done, _ = await asyncio.wait({ping}, timeout=settings.ping_timeout)
+                if done:
+                    ping.result()
+                    break
+                if not self._delivering:
+                    ping.cancel()
+                    raise AmiError(
+                        f"no reply to Ping within {settings.ping_timeout:g} s; "
+                        "connection presumed dead"
+                    )
+                # The reader waits for room in our own queue: the peer is not at fault.

@@ -1,0 +1,223 @@
+"""The AMI listener process: connection → bounded queue → one consumer (tracker) → spool → sink.
+
+- The connection only enqueues events. When the queue is full (the consumer is far behind),
+  reading the socket pauses until there is room — nothing is dropped — and a warning is logged
+  once per episode; TCP then holds the data back in Asterisk. If the pause outlasts Asterisk's
+  `writetimeout`, Asterisk closes the session, we log it and reconnect: the loss is visible.
+  The consumer never touches the database, so a slow database cannot fill the queue.
+- Every completed call is first written to the durable spool, then handed to the sink by a
+  separate delivery task, in order; a failing sink is retried with capped backoff while calls
+  keep accumulating safely on disk. Spooled calls from an earlier run are delivered on start.
+- `expire(now)` runs every `tick` seconds with Asterisk's clock estimated as the last event's
+  Timestamp plus the monotonic time elapsed since, so host clock skew does not matter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Protocol
+
+from panoramisk.message import Message
+
+from callrouter.settings import AmiSettings
+
+from .calls import CompletedCall
+from .connection import AmiConnection, Backoff
+from .spool import CallSpool
+from .tracker import CallTracker
+
+log = logging.getLogger(__name__)
+
+
+class CallSink(Protocol):
+    """Where completed calls go (the database writer in `models/`).
+
+    `write` must be idempotent on (call.system, call.linkedid): after a crash between the write
+    and the spool cleanup the same call is written again. Raise to have it retried later.
+    """
+
+    async def write(self, call: CompletedCall) -> None: ...
+
+
+class MemorySink:
+    """Collects calls in a list (tests, dry runs)."""
+
+    def __init__(self) -> None:
+        self.calls: list[CompletedCall] = []
+        self.written = asyncio.Condition()
+
+    async def write(self, call: CompletedCall) -> None:
+        async with self.written:
+            self.calls.append(call)
+            self.written.notify_all()
+
+    async def wait_for(self, count: int) -> list[CompletedCall]:
+        """Wait until at least `count` calls were written."""
+        async with self.written:
+            await self.written.wait_for(lambda: len(self.calls) >= count)
+        return self.calls
+
+
+class AmiListener:
+    """Runs the whole listener for one Asterisk system until `stop()`."""
+
+    def __init__(
+        self,
+        settings: AmiSettings,
+        system: str,
+        sink: CallSink,
+        *,
+        spool_dir: Path = Path("spool") / "calls",
+        region: str = "RU",
+        tick: float = 1.0,
+        sink_retry_initial: float = 0.5,
+        sink_retry_max: float = 60.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.settings = settings
+        self.system = system
+        self.sink = sink
+        self.tracker = CallTracker(
+            system,
+            region=region,
+            cdr_grace=settings.cdr_grace,
+            trunk_endpoints=settings.trunk_endpoints,
+            internal_max_digits=settings.internal_max_digits,
+        )
+        self.queue: asyncio.Queue[Message] = asyncio.Queue(settings.queue_size)
+        self.connection = AmiConnection(settings, self._enqueue, sleep=sleep)
+        self.spool = CallSpool(spool_dir)
+        self.tick = tick
+        self.stop_timeout = 5.0
+        self.queue_full_episodes = 0
+        self.sink_failures = 0
+        self._sink_retry = (sink_retry_initial, sink_retry_max)
+        self._sleep = sleep
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopped = asyncio.Event()
+        self._clock: tuple[float, float] | None = None  # (asterisk time, monotonic) at last event
+
+    async def run(self) -> None:
+        """Start everything; return after `stop()` (or raise if a part failed)."""
+        self._wake.set()  # deliver what an earlier run left in the spool
+        self._tasks = [
+            asyncio.create_task(self.connection.run(), name="ami-connection"),
+            asyncio.create_task(self._consume(), name="ami-consumer"),
+            asyncio.create_task(self._deliver(), name="ami-delivery"),
+            asyncio.create_task(self._expire_periodically(), name="ami-expire"),
+        ]
+        stopped = asyncio.create_task(self._stopped.wait())
+        done, _ = await asyncio.wait({stopped, *self._tasks}, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        for task in done:
+            if task is not stopped:
+                task.result()  # a part died: let the supervisor (systemd) see it
+
+    async def stop(self) -> None:
+        """Close the connection, finish queued events, spool ended calls, try to deliver them."""
+        timeout = self.stop_timeout
+        await self.connection.stop()
+        try:
+            await asyncio.wait_for(self.queue.join(), timeout)
+        except TimeoutError:
+            log.error("stopping with %d AMI events unprocessed", self.queue.qsize())
+        await self._spool_calls(self.tracker.flush())
+        if self.tracker.in_flight:
+            log.warning(
+                "stopping with %d call(s) in flight; they will not be recorded",
+                self.tracker.in_flight,
+            )
+        self._idle.clear()
+        self._wake.set()
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            log.warning("sink still failing at stop; calls stay in %s", self.spool.directory)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._stopped.set()
+
+    def now(self) -> float:
+        """Asterisk's clock, estimated from the last event's Timestamp."""
+        if self._clock is None:
+            return time.time()
+        asterisk_at, mono_at = self._clock
+        return asterisk_at + (time.monotonic() - mono_at)
+
+    # ---- parts ------------------------------------------------------------------------
+
+    async def _enqueue(self, event: Message) -> None:
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.queue_full_episodes += 1
+            log.warning(
+                "AMI event queue full (%d); pausing the socket until the tracker catches up",
+                self.queue.maxsize,
+            )
+            await self.queue.put(event)
+
+    async def _consume(self) -> None:
+        while True:
+            event = await self.queue.get()
+            try:
+                before = self.tracker.last_event_at
+                calls = self.tracker.process(event, now=self.now())
+                if self.tracker.last_event_at != before and self.tracker.last_event_at:
+                    self._clock = (self.tracker.last_event_at, time.monotonic())
+                await self._spool_calls(calls)
+            except Exception:
+                log.exception("AMI event could not be processed: %r", event)
+            finally:
+                self.queue.task_done()
+
+    async def _expire_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick)
+            await self._spool_calls(self.tracker.expire(self.now()))
+
+    async def _spool_calls(self, calls: list[CompletedCall]) -> None:
+        for call in calls:
+            await asyncio.to_thread(self.spool.put, call)
+            log.info("call %s %s %s recorded", call.linkedid, call.direction, call.disposition)
+        if calls:
+            self._wake.set()
+
+    async def _deliver(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            for path in await asyncio.to_thread(self.spool.pending):
+                call = await asyncio.to_thread(self.spool.load, path)
+                if call is not None:
+                    await self._write_until_done(call)
+                await asyncio.to_thread(self.spool.remove, path)
+            if not self._wake.is_set():
+                self._idle.set()
+
+    async def _write_until_done(self, call: CompletedCall) -> None:
+        backoff = Backoff(*self._sink_retry)
+        while True:
+            try:
+                await self.sink.write(call)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.sink_failures += 1
+                delay = backoff.next()
+                log.warning(
+                    "sink could not write call %s (%s); retrying in %.1f s, the call "
+                    "is safe in the spool",
+                    call.linkedid,
+                    exc,
+                    delay,
+                )
+                await self._sleep(delay)

@@ -1,0 +1,117 @@
+"""AMI wire format: bytes in, whole messages out; actions out as bytes.
+
+Why not panoramisk's `AMIProtocol.data_received`: it decodes every TCP chunk on its own (ASCII
+by default, with errors ignored), so a multi-byte UTF-8 character split across two reads is
+silently dropped ("Иван" arrives as "Ивн"). Here bytes are buffered up to the `\\r\\n\\r\\n` that
+ends a message and only then decoded, so a split can never damage text. The header parsing of a
+complete message is panoramisk's own `Message.from_line`, which is sound once it is given whole
+messages.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+
+from panoramisk.message import Message
+
+log = logging.getLogger(__name__)
+
+BANNER_PREFIX = b"Asterisk Call Manager/"
+TERMINATOR = b"\r\n\r\n"
+# A message larger than this without a terminator means we are not talking to Asterisk.
+MAX_MESSAGE_BYTES = 1 << 20
+
+
+class AmiProtocolError(Exception):
+    """The peer does not speak AMI (no banner, or a message that never ends)."""
+
+
+class AmiFramer:
+    """Turns a byte stream into AMI messages; feed it whatever `read()` returned.
+
+    The first line must be the banner (`Asterisk Call Manager/<version>`); after it, every
+    `\\r\\n\\r\\n`-terminated block is decoded as UTF-8 and parsed. Blocks that are neither an
+    event nor a response (garbage) are logged and skipped.
+    """
+
+    def __init__(self, expect_banner: bool = True) -> None:
+        self._buffer = bytearray()
+        self._expect_banner = expect_banner
+        self.version: str | None = None
+        self.skipped = 0
+
+    @property
+    def pending_bytes(self) -> int:
+        """Bytes of a message not yet complete (a half-written message at disconnect)."""
+        return len(self._buffer)
+
+    def feed(self, data: bytes) -> list[Message]:
+        """Add bytes; return the messages they completed, in order."""
+        self._buffer += data
+        if self._expect_banner and not self._take_banner():
+            return []
+        messages: list[Message] = []
+        while True:
+            end = self._buffer.find(TERMINATOR)
+            if end < 0:
+                break
+            block = bytes(self._buffer[:end])
+            del self._buffer[: end + len(TERMINATOR)]
+            message = self._parse(block)
+            if message is not None:
+                messages.append(message)
+        if len(self._buffer) > MAX_MESSAGE_BYTES:
+            raise AmiProtocolError(f"no message terminator in {len(self._buffer)} bytes")
+        return messages
+
+    def _take_banner(self) -> bool:
+        head = bytes(self._buffer[: len(BANNER_PREFIX)])
+        if not BANNER_PREFIX.startswith(head):
+            raise AmiProtocolError(f"not an AMI banner: {bytes(self._buffer[:60])!r}")
+        end = self._buffer.find(b"\r\n")
+        if end < 0:
+            if len(self._buffer) > 256:
+                raise AmiProtocolError("AMI banner line too long")
+            return False
+        self.version = self._buffer[len(BANNER_PREFIX) : end].decode("ascii", "replace")
+        del self._buffer[: end + 2]
+        self._expect_banner = False
+        return True
+
+    def _parse(self, block: bytes) -> Message | None:
+        block = block.lstrip(b"\r\n")
+        if not block:
+            return None
+        try:
+            text = block.decode("utf-8")
+        except UnicodeDecodeError:
+            # Asterisk passes caller names through as it got them; keep the rest of the event.
+            text = block.decode("utf-8", "replace")
+            log.warning("AMI message is not valid UTF-8, bad bytes replaced: %r", block[:200])
+        message = Message.from_line(text)
+        if message is None:
+            self.skipped += 1
+            log.warning("skipping AMI block that is neither event nor response: %r", text[:200])
+        return message
+
+
+def encode_action(action: str, action_id: str, fields: Mapping[str, str] | None = None) -> bytes:
+    """One AMI action as bytes; refuses values that would inject extra headers."""
+    lines: list[tuple[str, str]] = [("Action", action), ("ActionID", action_id)]
+    lines.extend((fields or {}).items())
+    return _encode(lines)
+
+
+def encode_action_lines(action: str, action_id: str, lines: Iterable[tuple[str, str]]) -> bytes:
+    """Like `encode_action` but allows repeated headers (e.g. several `Filter:` lines)."""
+    return _encode([("Action", action), ("ActionID", action_id), *lines])
+
+
+def _encode(lines: list[tuple[str, str]]) -> bytes:
+    out = []
+    for key, value in lines:
+        if any(ch in f"{key}{value}" for ch in "\r\n"):
+            raise ValueError(f"AMI header {key!r} contains a line break")
+        out.append(f"{key}: {value}\r\n")
+    return ("".join(out) + "\r\n").encode("utf-8")
