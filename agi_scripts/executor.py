@@ -1,0 +1,148 @@
+"""Runs a RoutePlan on the caller's channel: device states, Dial per step, DIALSTATUS.
+
+One executor for both transports; it only knows the `CallChannel` interface.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import re
+from dataclasses import dataclass
+
+from agi_scripts import variables as var
+from agi_scripts.channel import CallChannel
+from agi_scripts.decision import Decision
+from agi_scripts.errors import AGIError, AGIHangup
+from router.plan import EscalationStep, RoutePlan
+
+log = logging.getLogger(__name__)
+
+# DEVICE_STATE() values that mean "do not ring this phone now".
+BUSY_STATES = frozenset(
+    {"UNAVAILABLE", "INUSE", "BUSY", "RINGING", "RINGINUSE", "ONHOLD", "INVALID"}
+)
+# Right after an unanswered step the phone it rang may still read RINGING (README lesson 17).
+LAGGING_STATE = "RINGING"
+# What may go into a Dial string: TECH/resource, nothing that separates targets or options.
+_ENDPOINT = re.compile(r"[A-Za-z][A-Za-z0-9_]*/[A-Za-z0-9_.+@:/-]+")
+_CHANNEL_SUFFIX = re.compile(r"-[0-9a-fA-F]+$")
+
+
+class RouteResult(enum.StrEnum):
+    ANSWERED = "ANSWERED"
+    CALLER_HANGUP = "CALLER_HANGUP"
+    NO_ANSWER = "NO_ANSWER"
+    AFTER_HOURS = "AFTER_HOURS"
+    FAILED = "FAILED"
+
+
+_NEXT_STEP = frozenset({"NOANSWER", "BUSY", "CHANUNAVAIL", "CONGESTION"})
+
+
+@dataclass(frozen=True)
+class RouteOutcome:
+    result: RouteResult
+    step_reached: int = 0  # the number of the last step that was dialled
+    answered_by: int | None = None
+    dial_status: str | None = None
+
+
+def is_dialable(endpoint: str) -> bool:
+    return _ENDPOINT.fullmatch(endpoint) is not None
+
+
+def endpoint_of_channel(channel_name: str) -> str:
+    """'PJSIP/102-00000038' → 'PJSIP/102'."""
+    return _CHANNEL_SUFFIX.sub("", channel_name)
+
+
+class PlanExecutor:
+    """Rings the plan's steps in order until someone answers, the caller leaves, or it ends."""
+
+    def __init__(self, channel: CallChannel, dial_max_seconds: float) -> None:
+        self._channel = channel
+        self._dial_max = dial_max_seconds
+
+    async def run(self, decision: Decision) -> RouteOutcome:
+        plan = decision.plan
+        await self._announce(decision)
+        if plan.after_hours:
+            outcome = RouteOutcome(RouteResult.AFTER_HOURS)
+        elif not plan.steps:
+            outcome = RouteOutcome(RouteResult.FAILED)
+        else:
+            outcome = await self._escalate(plan)
+        await self._record(outcome)
+        return outcome
+
+    async def _announce(self, decision: Decision) -> None:
+        plan = decision.plan
+        await self._channel.set_variable(var.PLAN_ID, plan.id)
+        await self._channel.set_variable(var.LEAD, plan.lead.value)
+        await self._channel.set_variable(
+            var.CONTACT_ID, "" if plan.contact_id is None else str(plan.contact_id)
+        )
+        await self._channel.set_variable(var.AFTER_HOURS, "1" if plan.after_hours else "0")
+        await self._channel.set_variable(var.DECISION, decision.basis.value)
+
+    async def _escalate(self, plan: RoutePlan) -> RouteOutcome:
+        rung_last: frozenset[str] = frozenset()
+        reached, status = 0, None
+        for step in plan.steps:
+            endpoints = await self._available(step, rung_last)
+            if not endpoints:
+                continue  # nobody left to ring in this step: skipped at once
+            reached = step.number
+            status = await self._dial(step, endpoints)
+            rung_last = frozenset(endpoints)
+            if status == "ANSWER":
+                return RouteOutcome(
+                    RouteResult.ANSWERED, reached, await self._answerer(plan), status
+                )
+            if status == "CANCEL" or self._channel.hung_up or status not in _NEXT_STEP:
+                return RouteOutcome(RouteResult.CALLER_HANGUP, reached, None, status)
+        return RouteOutcome(RouteResult.NO_ANSWER, reached, None, status)
+
+    async def _available(self, step: EscalationStep, rung_last: frozenset[str]) -> list[str]:
+        ready = []
+        for endpoint in step.endpoints:
+            if not is_dialable(endpoint):
+                log.warning("plan %s: endpoint %r is not dialable, skipped", step.number, endpoint)
+                continue
+            state = await self._channel.get_full_variable(f"${{DEVICE_STATE({endpoint})}}")
+            state = (state or "UNKNOWN").upper()
+            if state in BUSY_STATES and not (state == LAGGING_STATE and endpoint in rung_last):
+                continue
+            ready.append(endpoint)
+        return ready
+
+    async def _dial(self, step: EscalationStep, endpoints: list[str]) -> str | None:
+        await self._channel.set_variable(var.STEP, str(step.number))
+        await self._channel.set_variable(var.STEP_KIND, step.kind.value)
+        await self._channel.exec("Dial", f"{'&'.join(endpoints)},{step.timeout}", self._dial_max)
+        status = await self._read(var.ASTERISK_DIALSTATUS)
+        return status.upper() if status else None
+
+    async def _answerer(self, plan: RoutePlan) -> int | None:
+        peer = await self._read(var.ASTERISK_DIALEDPEERNAME)
+        return plan.manager_for(endpoint_of_channel(peer)) if peer else None
+
+    async def _read(self, name: str) -> str | None:
+        try:
+            return await self._channel.get_variable(name)
+        except AGIHangup:
+            return None
+
+    async def _record(self, outcome: RouteOutcome) -> None:
+        """The outcome for the call record; the caller may be gone, so failures are expected."""
+        values = [(var.RESULT, outcome.result.value)]
+        if outcome.answered_by is not None:
+            values.append((var.ANSWERED_BY, str(outcome.answered_by)))
+        if outcome.dial_status is not None:
+            values.append((var.DIALSTATUS, outcome.dial_status))
+        try:
+            for name, value in values:
+                await self._channel.set_variable(name, value)
+        except AGIError as exc:
+            log.info("outcome not recorded on the channel: %s", exc.__class__.__name__)

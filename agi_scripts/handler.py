@@ -1,0 +1,43 @@
+"""One routed call, whichever transport carries it: decide, run the plan, fail cleanly."""
+
+from __future__ import annotations
+
+import logging
+
+from agi_scripts import variables as var
+from agi_scripts.decision import NoRouteAvailable, RouteDecider
+from agi_scripts.errors import AGIError
+from agi_scripts.executor import PlanExecutor, RouteOutcome, RouteResult
+from agi_scripts.session import AgiSession
+
+log = logging.getLogger(__name__)
+
+
+async def route_call(
+    session: AgiSession, decider: RouteDecider, dial_max_seconds: float
+) -> RouteOutcome:
+    """Route the call on `session`; never raises. Any failure leaves CALLROUTER_RESULT=FAILED
+    (or unset when the channel is unreachable), so the dialplan's static fallback runs."""
+    uniqueid = session.env.uniqueid[:64]
+    try:
+        decision = await decider.decide(session.env)
+        outcome = await PlanExecutor(session, dial_max_seconds).run(decision)
+    except NoRouteAvailable:
+        log.warning("call %s: no route available, handing back to the dialplan", uniqueid)
+        return await _failed(session)
+    except AGIError as exc:
+        log.info("call %s: AGI session ended: %s", uniqueid, exc.__class__.__name__)
+        return RouteOutcome(RouteResult.FAILED)
+    except Exception:
+        log.exception("call %s: routing failed, handing back to the dialplan", uniqueid)
+        return await _failed(session)
+    log.info("call %s: %s at step %s", uniqueid, outcome.result.value, outcome.step_reached)
+    return outcome
+
+
+async def _failed(session: AgiSession) -> RouteOutcome:
+    try:
+        await session.set_variable(var.RESULT, RouteResult.FAILED.value)
+    except AGIError:
+        pass
+    return RouteOutcome(RouteResult.FAILED)

@@ -1,0 +1,149 @@
+"""One AGI conversation over any line transport (a FastAGI socket or classic stdin/stdout)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Protocol
+
+from agi_scripts.env import AgiEnv
+from agi_scripts.errors import (
+    AGICommandError,
+    AGIDeadChannel,
+    AGIError,
+    AGIHangup,
+    AGIProtocolError,
+    AGITimeout,
+)
+from agi_scripts.wire import HANGUP_LINE, AgiResponse, command_line, decode_line, parse_response
+
+log = logging.getLogger(__name__)
+
+_TRYING = 100
+_OK = 200
+_DEAD_CHANNEL = 511
+_USAGE = 520
+
+
+class LineTransport(Protocol):
+    """Bytes in and out: `readline()` returns b'' at end of input and raises ValueError for
+    a line over the reader's limit."""
+
+    async def readline(self) -> bytes: ...
+
+    async def write(self, data: bytes) -> None: ...
+
+
+class StreamTransport:
+    """An asyncio StreamReader/StreamWriter pair as a LineTransport."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+
+    async def readline(self) -> bytes:
+        return await self._reader.readline()
+
+    async def write(self, data: bytes) -> None:
+        self._writer.write(data)
+        await self._writer.drain()
+
+
+class AgiSession:
+    """Sends commands and reads their replies, one at a time.
+
+    The unsolicited `HANGUP` line Asterisk sends when the caller leaves arrives where the reply
+    to the next command is expected (README lesson 3); it is recorded in `hung_up` and the real
+    reply is still read, so replies never shift onto the wrong command.
+    """
+
+    def __init__(self, transport: LineTransport, env: AgiEnv, command_timeout: float) -> None:
+        self.env = env
+        self.hung_up = False
+        self._transport = transport
+        self._timeout = command_timeout
+        self._broken: AGIError | None = None
+
+    def mark_hung_up(self) -> None:
+        """The caller is gone (classic AGI learns it from SIGHUP)."""
+        self.hung_up = True
+
+    async def send(
+        self, words: tuple[str, ...], values: tuple[str, ...] = (), timeout: float | None = None
+    ) -> AgiResponse:
+        """Send one command and return its 200 reply; raise the matching AGIError otherwise."""
+        if self._broken is not None:
+            raise self._broken
+        line = command_line(words, values)
+        try:
+            async with asyncio.timeout(self._timeout if timeout is None else timeout):
+                await self._transport.write(line)
+                response = await self._read_reply()
+        except TimeoutError:
+            self._broken = AGITimeout(f"no reply to {words[0]} within the time allowed")
+            raise self._broken from None
+        except (ConnectionError, OSError) as exc:
+            self._broken = AGIHangup(f"connection lost: {exc.__class__.__name__}")
+            raise self._broken from None
+        except AGIProtocolError as exc:
+            self._broken = exc
+            raise
+        return _checked(response)
+
+    async def _read_reply(self) -> AgiResponse:
+        while True:
+            line = await self._readline()
+            if line == HANGUP_LINE:
+                self.hung_up = True
+                continue
+            response = parse_response(line)
+            if response.code == _TRYING:
+                continue
+            if response.code == _USAGE and response.line[3:4] == "-":
+                await self._skip_usage()
+            return response
+
+    async def _skip_usage(self) -> None:
+        while not (await self._readline()).startswith(f"{_USAGE} "):
+            pass
+
+    async def _readline(self) -> str:
+        try:
+            raw = await self._transport.readline()
+        except ValueError:  # the line is over the reader's limit
+            raise AGIProtocolError("reply line too long") from None
+        if not raw:
+            self._broken = AGIHangup("peer closed the connection")
+            raise self._broken
+        return decode_line(raw)
+
+    # The small vocabulary the executor needs.
+
+    async def get_variable(self, name: str) -> str | None:
+        """The channel variable's value, or None when it is not set."""
+        response = await self.send(("GET", "VARIABLE", name))
+        return response.data if response.result == "1" else None
+
+    async def get_full_variable(self, expression: str) -> str | None:
+        """An evaluated dialplan expression such as `${DEVICE_STATE(PJSIP/101)}`."""
+        response = await self.send(("GET", "FULL", "VARIABLE", expression))
+        return response.data if response.result == "1" else None
+
+    async def set_variable(self, name: str, value: str) -> None:
+        await self.send(("SET", "VARIABLE", name), (value,))
+
+    async def exec(self, application: str, data: str, timeout: float | None = None) -> int:
+        """Run a dialplan application; its result (-1 means the caller hung up)."""
+        response = await self.send(("EXEC", application), (data,), timeout)
+        result = response.result_int
+        if result is not None and result < 0:
+            self.hung_up = True
+        return -1 if result is None else result
+
+
+def _checked(response: AgiResponse) -> AgiResponse:
+    if response.code == _OK:
+        return response
+    if response.code == _DEAD_CHANNEL:
+        raise AGIDeadChannel(response.line)
+    raise AGICommandError(response.code, response.line)

@@ -1,0 +1,54 @@
+"""Every channel variable callrouter sets, in one place. The AMI listener reads them from VarSet.
+
+All names carry the `CALLROUTER_` prefix. They are set on the caller's channel (the inbound
+carrier leg) during the AGI session, so each appears as an AMI `VarSet` event with the call's
+`Linkedid`; the last value set wins.
+
+| variable | values | set when |
+| --- | --- | --- |
+| CALLROUTER_PLAN_ID | the plan's id (the caller channel's uniqueid) | first, before any Dial |
+| CALLROUTER_LEAD | `new` (unknown number: whoever answers takes the lead), `existing`, `none` (no usable number) | first |
+| CALLROUTER_CONTACT_ID | the contact's id, empty for a new or anonymous caller | first |
+| CALLROUTER_AFTER_HOURS | `1` outside working hours, else `0` | first |
+| CALLROUTER_DECISION | `directory` (fresh lookup), `last_directory` (database too slow or down: default plan from the cached directory), `fallback_targets` (no directory ever loaded) | first |
+| CALLROUTER_STEP | the number of the step being rung, `1`… | before each Dial |
+| CALLROUTER_STEP_KIND | `responsible`, `department`, `head_of_sales`, `owner`, `fallback` | before each Dial |
+| CALLROUTER_RESULT | `ANSWERED`, `CALLER_HANGUP`, `NO_ANSWER`, `AFTER_HOURS`, `FAILED` | last |
+| CALLROUTER_ANSWERED_BY | the id of the manager who answered (empty for a fallback target) | last, on ANSWERED |
+| CALLROUTER_DIALSTATUS | the last Dial's DIALSTATUS | last, if a Dial ran |
+
+The dialplan reads only CALLROUTER_RESULT: `AFTER_HOURS` plays the after-hours message; an
+empty or `FAILED` result (or AGISTATUS other than SUCCESS) runs the static fallback Dial.
+"""
+
+from __future__ import annotations
+
+PREFIX = "CALLROUTER_"
+
+PLAN_ID = "CALLROUTER_PLAN_ID"
+LEAD = "CALLROUTER_LEAD"
+CONTACT_ID = "CALLROUTER_CONTACT_ID"
+AFTER_HOURS = "CALLROUTER_AFTER_HOURS"
+DECISION = "CALLROUTER_DECISION"
+STEP = "CALLROUTER_STEP"
+STEP_KIND = "CALLROUTER_STEP_KIND"
+RESULT = "CALLROUTER_RESULT"
+ANSWERED_BY = "CALLROUTER_ANSWERED_BY"
+DIALSTATUS = "CALLROUTER_DIALSTATUS"
+
+ALL = (
+    PLAN_ID,
+    LEAD,
+    CONTACT_ID,
+    AFTER_HOURS,
+    DECISION,
+    STEP,
+    STEP_KIND,
+    RESULT,
+    ANSWERED_BY,
+    DIALSTATUS,
+)
+
+# Asterisk's own variables the executor reads.
+ASTERISK_DIALSTATUS = "DIALSTATUS"
+ASTERISK_DIALEDPEERNAME = "DIALEDPEERNAME"

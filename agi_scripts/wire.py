@@ -1,0 +1,70 @@
+"""The AGI wire format: command lines out, response lines in. Quoting lives here and only here."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from agi_scripts.errors import AGIProtocolError
+
+# A bare word on the command line: command names, variable names, application names and
+# dialplan expressions we build ourselves from validated parts. Nothing that could split an
+# argument, start a quote or escape, or end the line.
+_WORD = re.compile(r"[A-Za-z0-9_${}()/&,.:@+#*=-]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_RESPONSE = re.compile(r"(\d{3})([ -])(.*)")
+_RESULT = re.compile(r"result=(\S*)(?: \((.*)\))?")
+
+HANGUP_LINE = "HANGUP"
+
+
+def quote(value: str) -> str:
+    """`value` as one double-quoted AGI argument: backslash and quote escaped, control characters
+    (newline and carriage return included) replaced by a space, so it can never end the line."""
+    text = _CONTROL.sub(" ", value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
+
+
+def word(value: str) -> str:
+    """`value` unchanged if it is safe as a bare token, else ValueError (never sent)."""
+    if not _WORD.fullmatch(value):
+        raise ValueError(f"not a safe AGI word: {value!r}")
+    return value
+
+
+def command_line(words: tuple[str, ...], values: tuple[str, ...] = ()) -> bytes:
+    """One command, newline-terminated: `words` bare (validated), then `values` quoted."""
+    parts = [word(w) for w in words] + [quote(v) for v in values]
+    return (" ".join(parts) + "\n").encode("utf-8")
+
+
+@dataclass(frozen=True)
+class AgiResponse:
+    code: int
+    result: str = ""  # the text after result=, "" when absent
+    data: str | None = None  # the text in parentheses, None when absent
+    line: str = ""
+
+    @property
+    def result_int(self) -> int | None:
+        try:
+            return int(self.result)
+        except ValueError:
+            return None
+
+
+def decode_line(raw: bytes) -> str:
+    """A received line as text; bytes that are not UTF-8 become U+FFFD instead of an error."""
+    return raw.decode("utf-8", errors="replace").rstrip("\r\n")
+
+
+def parse_response(line: str) -> AgiResponse:
+    """Parse one response line ('200 result=1 (NOT_INUSE)'); AGIProtocolError if it is not one."""
+    match = _RESPONSE.fullmatch(line)
+    if match is None:
+        raise AGIProtocolError(f"not an AGI response: {line[:80]!r}")
+    code, rest = int(match.group(1)), match.group(3)
+    found = _RESULT.match(rest)
+    if found is None:
+        return AgiResponse(code, line=line)
+    return AgiResponse(code, found.group(1), found.group(2), line)

@@ -1,0 +1,178 @@
+"""The FastAGI server routing calls against a scripted Asterisk replaying the lab transcripts."""
+
+from __future__ import annotations
+
+from agi_scripts import variables as var
+from tests.agi.fake_asterisk import DialOutcome, FakeAsterisk, read_transcript
+from tests.agi.support import SATURDAY_NOON, MemorySource, lab_settings, route_calls
+
+
+def fake_from(scenario: str, session: str = "s1", **overrides) -> FakeAsterisk:
+    transcript = read_transcript(scenario, session)
+    # The lab had no head of sales or owner phones (104, 105): idle like the others.
+    states = {"SIP/104": "NOT_INUSE", "SIP/105": "NOT_INUSE", **transcript.device_states}
+    args = {"env": transcript.env, "device_states": states, "dials": transcript.dials}
+    if isinstance(overrides.get("device_states"), dict):
+        overrides["device_states"] = {**states, **overrides["device_states"]}
+    args.update(overrides)
+    return FakeAsterisk(**args)
+
+
+async def test_known_client_is_answered_by_their_manager_at_step_1():
+    fake = fake_from("01b")
+    await route_calls(fake)
+    assert fake.dial_data == ["SIP/101,10"]
+    assert fake.variables[var.RESULT] == "ANSWERED"
+    assert fake.variables[var.ANSWERED_BY] == "1"
+    assert fake.variables[var.STEP] == "1"
+    assert fake.variables[var.LEAD] == "existing"
+    assert fake.variables[var.CONTACT_ID] == "7"
+    assert fake.variables[var.PLAN_ID] == "1795746830.87"
+    assert fake.variables[var.AFTER_HOURS] == "0"
+    assert fake.variables[var.DECISION] == "directory"
+
+
+async def test_escalation_answered_at_the_department_step():
+    fake = fake_from("02")
+    await route_calls(fake)
+    assert fake.dial_data == ["SIP/101,10", "SIP/102&SIP/103,10"]
+    assert fake.variables[var.RESULT] == "ANSWERED"
+    assert fake.variables[var.ANSWERED_BY] == "2"
+    assert fake.variables[var.STEP] == "2"
+    assert fake.variables[var.STEP_KIND] == "department"
+
+
+async def test_new_caller_escalates_from_the_department_and_nobody_answers():
+    fake = fake_from("03")  # +79035550101, unknown: three recorded NOANSWER steps
+    await route_calls(fake)
+    assert fake.dial_data == [
+        "SIP/101&SIP/102&SIP/103,10",
+        "SIP/101&SIP/102&SIP/103&SIP/104,10",
+        "SIP/101&SIP/102&SIP/103&SIP/104&SIP/105,20",
+    ]
+    assert fake.variables[var.RESULT] == "NO_ANSWER"
+    assert fake.variables[var.LEAD] == "new"
+
+
+async def test_known_client_escalation_through_every_step_adds_people():
+    fake = fake_from("02", dials=[DialOutcome("NOANSWER")] * 4)
+    await route_calls(fake)
+    assert fake.dial_data == [
+        "SIP/101,10",
+        "SIP/102&SIP/103,10",
+        "SIP/102&SIP/103&SIP/104,10",
+        "SIP/102&SIP/103&SIP/104&SIP/105,10",
+    ]
+    assert fake.variables[var.RESULT] == "NO_ANSWER"
+    assert fake.variables[var.STEP] == "4"
+    assert var.ANSWERED_BY not in fake.variables
+
+
+async def test_caller_hanging_up_at_step_2_stops_the_escalation():
+    fake = fake_from("04")
+    await route_calls(fake)
+    assert len(fake.dial_data) == 2, "no Dial after the caller left"
+    assert fake.variables[var.RESULT] == "CALLER_HANGUP"
+    assert fake.variables[var.DIALSTATUS] == "CANCEL", "the HANGUP line did not shift replies"
+
+
+async def test_busy_responsible_manager_sends_the_call_to_the_department_at_once():
+    fake = fake_from(
+        "01b",
+        device_states={"SIP/101": "INUSE"},
+        dials=[DialOutcome("ANSWER", -1, True, "SIP/103-0000000a")],
+    )
+    await route_calls(fake)
+    assert fake.dial_data == ["SIP/102&SIP/103,10"]
+    assert fake.variables[var.ANSWERED_BY] == "3"
+
+
+async def test_unavailable_and_busy_states_from_the_lab_are_skipped():
+    def states(endpoint: str) -> str:
+        return {"SIP/101": "UNAVAILABLE", "SIP/102": "BUSY", "SIP/104": "ONHOLD"}.get(
+            endpoint, "NOT_INUSE"
+        )
+
+    fake = fake_from(
+        "05",
+        device_states=states,
+        dials=[DialOutcome("BUSY"), DialOutcome("CHANUNAVAIL"), DialOutcome("NOANSWER")],
+    )
+    await route_calls(fake)
+    assert fake.dial_data == ["SIP/103,10", "SIP/103,10", "SIP/103&SIP/105,10"]
+    assert fake.variables[var.RESULT] == "NO_ANSWER"
+
+
+async def test_phone_ringing_for_another_call_is_skipped_new_caller_gets_the_department():
+    fake = fake_from("09", "s2")
+    await route_calls(fake)
+    assert fake.dial_data == ["SIP/102&SIP/103,10"]
+    assert fake.variables[var.LEAD] == "new"
+    assert fake.variables[var.CONTACT_ID] == ""
+
+
+async def test_phone_rung_in_the_previous_step_is_kept_although_it_still_reads_ringing():
+    rung: set[str] = set()
+
+    def lagging(endpoint: str) -> str:
+        # Every phone this call rang still reads RINGING (the lag); 104 rings for another call.
+        return "RINGING" if endpoint in rung or endpoint == "SIP/104" else "NOT_INUSE"
+
+    fake = fake_from("02", device_states=lagging, dials=[DialOutcome("NOANSWER")] * 4)
+    original = fake._exec
+
+    def remember(app: str, data: str) -> str:
+        rung.update(data.split(",")[0].split("&"))
+        return original(app, data)
+
+    fake._exec = remember
+    await route_calls(fake)
+    assert fake.dial_data == [
+        "SIP/101,10",
+        "SIP/102&SIP/103,10",
+        "SIP/102&SIP/103,10",  # the head rings for another call: left out, the rest kept
+        "SIP/102&SIP/103&SIP/105,10",
+    ]
+
+
+async def test_after_hours_sets_the_result_and_never_dials():
+    fake = fake_from("01b")
+    await route_calls(fake, now=SATURDAY_NOON)
+    assert fake.dial_data == []
+    assert fake.variables[var.RESULT] == "AFTER_HOURS"
+    assert fake.variables[var.AFTER_HOURS] == "1"
+
+
+async def test_two_concurrent_calls_are_routed_independently():
+    first, second = fake_from("09", "s1"), fake_from("09", "s2")
+    first.device_states = {"SIP/101": "NOT_INUSE", "SIP/102": "NOT_INUSE", "SIP/103": "NOT_INUSE"}
+    await route_calls(first, second)
+    assert first.dial_data == ["SIP/101,10"]
+    assert second.dial_data == ["SIP/102&SIP/103,10"]
+    assert first.variables[var.PLAN_ID] != second.variables[var.PLAN_ID]
+
+
+async def test_slow_database_falls_back_to_the_default_plan_within_the_budget():
+    source = MemorySource(hang_contacts=True)
+    fake = fake_from("01b", dials=[DialOutcome("ANSWER", -1, True, "SIP/102-00000001")])
+    await route_calls(fake, source=source, settings=lab_settings(decision_budget_ms=50))
+    assert source.lookups == ["+79161234567"]
+    assert fake.dial_data[0] == "SIP/101&SIP/102&SIP/103,10", "the default plan: department first"
+    assert fake.variables[var.DECISION] == "last_directory"
+    assert fake.variables[var.RESULT] == "ANSWERED"
+
+
+async def test_database_never_loaded_uses_the_fallback_targets():
+    fake = fake_from("01b", device_states={"SIP/100": "NOT_INUSE"}, dials=[DialOutcome("NOANSWER")])
+    await route_calls(
+        fake, source=MemorySource(fail=True), settings=lab_settings(fallback_targets=["SIP/100"])
+    )
+    assert fake.dial_data == ["SIP/100,40"]
+    assert fake.variables[var.DECISION] == "fallback_targets"
+
+
+async def test_database_never_loaded_and_no_fallback_hands_the_call_to_the_dialplan():
+    fake = fake_from("01b")
+    await route_calls(fake, source=MemorySource(fail=True))
+    assert fake.dial_data == []
+    assert fake.variables == {var.RESULT: "FAILED"}
