@@ -1,0 +1,244 @@
+"""Lead rules: what a finished call means for the CRM.
+
+- A new number that got through → contact + deal (inbound call) + 'qualify' task for whoever
+  answered ("the quickest gets the lead"), due at the end of the working day.
+- A missed inbound call → a call-back task (one open per contact; a repeat miss bumps it),
+  on the open deal, or on a new deal (missed call) when the contact has none open.
+- A later answered call with that number (a call-back or the client again) closes the call-back
+  task with that call as its reason and marks the missed calls recovered.
+
+Every function here runs inside the sink's transaction, after the contact row is locked, so two
+listeners handling the same number at once take turns instead of both creating a deal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from callrouter.settings import LeadSettings
+from callrouter.worktime import add_working_time, end_of_working_day
+from router.directory import Role, WorkingHours
+
+from .directory import load_directory
+from .tables import Call, Contact, Deal, Manager, Task
+from .values import CreatedBy, DealSource, TaskPurpose, TaskStatus, TaskType
+
+
+@dataclass(frozen=True)
+class LeadOutcome:
+    deal_id: int | None
+    created_deal: bool = False
+    task_id: int | None = None
+    recovered_calls: int = 0
+
+
+class LeadRules:
+    def __init__(self, settings: LeadSettings) -> None:
+        self.settings = settings
+
+    async def open_deal(self, session: AsyncSession, contact: Contact) -> Deal | None:
+        return await session.scalar(
+            select(Deal)
+            .where(Deal.contact_id == contact.id, Deal.status.not_in(self.settings.closed_statuses))
+            .order_by(Deal.id.desc())
+            .limit(1)
+        )
+
+    async def _new_deal(
+        self,
+        session: AsyncSession,
+        contact: Contact,
+        source: DealSource,
+        at: datetime,
+        manager_id: int | None,
+    ) -> Deal:
+        from .deals import create_deal  # deals imports automation; keep import order simple
+
+        deal = await create_deal(session, contact, source=source, now=at, actor="listener")
+        deal.responsible_manager_id = manager_id
+        await session.flush()
+        return deal
+
+    async def answered_inbound(
+        self,
+        session: AsyncSession,
+        contact: Contact,
+        is_new: bool,
+        answerer: Manager | None,
+        call: Call,
+    ) -> LeadOutcome:
+        """A person answered: the lead goes to them if it had nobody; missed calls recover."""
+        recovered = await self.recover(session, contact, call)
+        deal = await self.open_deal(session, contact)
+        if answerer is not None and contact.responsible_manager_id is None:
+            contact.responsible_manager_id = answerer.id
+        if deal is None and is_new:
+            deal = await self._new_deal(
+                session,
+                contact,
+                DealSource.INBOUND_CALL,
+                call.started_at,
+                answerer.id if answerer else None,
+            )
+            task_id = None
+            if answerer is not None:
+                hours = await self._hours_for(session, answerer)
+                task = Task(
+                    deal_id=deal.id,
+                    contact_id=contact.id,
+                    responsible_manager_id=answerer.id,
+                    due_at=end_of_working_day(hours, call.ended_at),
+                    type=TaskType.CALL.value,
+                    comment=f"Qualify the new lead {contact.name or contact.phone}: "
+                    "needs, budget, next step",
+                    purpose=TaskPurpose.NEW_LEAD.value,
+                    created_by=CreatedBy.LISTENER.value,
+                )
+                session.add(task)
+                await session.flush()
+                task_id = task.id
+            return LeadOutcome(deal.id, True, task_id, recovered)
+        if deal is not None and deal.responsible_manager_id is None and answerer is not None:
+            deal.responsible_manager_id = answerer.id
+        return LeadOutcome(deal.id if deal else None, False, None, recovered)
+
+    async def missed_inbound(
+        self, session: AsyncSession, contact: Contact, call: Call
+    ) -> LeadOutcome:
+        """Nobody answered: make sure exactly one open call-back task says so."""
+        deal = await self.open_deal(session, contact)
+        created = False
+        if deal is None:
+            deal = await self._new_deal(
+                session,
+                contact,
+                DealSource.MISSED_CALL,
+                call.started_at,
+                contact.responsible_manager_id,
+            )
+            created = True
+        existing = await self._open_callback(session, contact)
+        if existing is not None:
+            existing.missed_calls += 1
+            existing.last_missed_at = call.started_at
+            existing.comment = self._callback_comment(contact, existing.missed_calls)
+            await session.flush()
+            return LeadOutcome(deal.id, created, existing.id)
+        owner = await self._callback_owner(session, contact, deal)
+        if owner is None:
+            return LeadOutcome(deal.id, created, None)  # nobody at all to give it to
+        if deal.responsible_manager_id is None:
+            deal.responsible_manager_id = owner.id
+        hours = await self._hours_for(session, owner)
+        task = Task(
+            deal_id=deal.id,
+            contact_id=contact.id,
+            responsible_manager_id=owner.id,
+            due_at=add_working_time(
+                hours, call.ended_at, timedelta(minutes=self.settings.callback_due_minutes)
+            ),
+            type=TaskType.CALL.value,
+            comment=self._callback_comment(contact, 1),
+            purpose=TaskPurpose.CALLBACK.value,
+            created_by=CreatedBy.LISTENER.value,
+            missed_calls=1,
+            last_missed_at=call.started_at,
+        )
+        session.add(task)
+        await session.flush()
+        return LeadOutcome(deal.id, created, task.id)
+
+    async def recover(self, session: AsyncSession, contact: Contact, call: Call) -> int:
+        """Close the open call-back task with `call` as its reason; mark earlier misses recovered."""
+        connected_at = call.answered_at or call.started_at
+        task = await self._open_callback(session, contact)
+        if task is not None:
+            task.status = TaskStatus.DONE.value
+            task.closed_at = connected_at
+            task.closed_by_call_id = call.id
+            task.close_reason = (
+                f"{'called back' if call.direction == 'outbound' else 'client called again'}: "
+                f"call #{call.id} answered"
+            )
+        result = await session.execute(
+            update(Call)
+            .where(
+                Call.contact_id == contact.id,
+                Call.missed.is_(True),
+                Call.recovered_at.is_(None),
+                Call.started_at < call.started_at,
+            )
+            .values(recovered_at=connected_at, recovered_by_call_id=call.id)
+        )
+        await session.flush()
+        return result.rowcount or 0
+
+    async def _open_callback(self, session: AsyncSession, contact: Contact) -> Task | None:
+        return await session.scalar(
+            select(Task).where(
+                Task.contact_id == contact.id,
+                Task.status == TaskStatus.OPEN.value,
+                Task.purpose == TaskPurpose.CALLBACK.value,
+            )
+        )
+
+    @staticmethod
+    def _callback_comment(contact: Contact, missed: int) -> str:
+        who = f"{contact.name} ({contact.phone})" if contact.name else contact.phone
+        times = "a missed call" if missed == 1 else f"{missed} missed calls"
+        return f"Call back {who}: {times}"
+
+    async def _callback_owner(
+        self, session: AsyncSession, contact: Contact, deal: Deal
+    ) -> Manager | None:
+        for manager_id in (contact.responsible_manager_id, deal.responsible_manager_id):
+            if manager_id is not None:
+                manager = await session.get(Manager, manager_id)
+                if manager is not None and manager.active:
+                    return manager
+        if self.settings.new_number_callback_owner == "round_robin":
+            chosen = await self._least_recently_given(session)
+            if chosen is not None:
+                return chosen
+        for role in (Role.HEAD_OF_SALES, Role.OWNER, Role.MANAGER):
+            manager = await session.scalar(
+                select(Manager)
+                .where(Manager.role == role.value, Manager.active.is_(True))
+                .order_by(Manager.id)
+                .limit(1)
+            )
+            if manager is not None:
+                return manager
+        return None
+
+    async def _least_recently_given(self, session: AsyncSession) -> Manager | None:
+        """Round robin over the department's managers: the one whose last call-back is oldest."""
+        last_given = (
+            select(Task.responsible_manager_id, func.max(Task.id).label("last_id"))
+            .where(Task.purpose == TaskPurpose.CALLBACK.value)
+            .group_by(Task.responsible_manager_id)
+            .subquery()
+        )
+        return await session.scalar(
+            select(Manager)
+            .outerjoin(last_given, last_given.c.responsible_manager_id == Manager.id)
+            .where(Manager.role == Role.MANAGER.value, Manager.active.is_(True))
+            .order_by(func.coalesce(last_given.c.last_id, 0), Manager.id)
+            .limit(1)
+        )
+
+    async def _hours_for(self, session: AsyncSession, manager: Manager) -> WorkingHours:
+        directory = await load_directory(session)
+        department = directory.department(manager.department_id) or (
+            directory.departments[0] if directory.departments else None
+        )
+        return department.hours if department else WorkingHours.always()
+
+
+def endpoints_to_managers(managers: Sequence[Manager]) -> dict[str, Manager]:
+    return {m.endpoint: m for m in managers}
