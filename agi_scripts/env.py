@@ -57,15 +57,15 @@ def parse_env_line(line: str) -> tuple[str, str] | None:
     return key, value[1:] if value.startswith(" ") else value
 
 
-async def read_env(readline: Callable[[], Awaitable[bytes]], timeout: float) -> AgiEnv:
-    """Read lines up to the blank one within `timeout` seconds in all.
+async def read_env(readline: Callable[[], Awaitable[bytes]], within: float) -> AgiEnv:
+    """Read lines up to the blank one within `within` seconds in all.
 
     A peer that closes early raises AGIHangup, one that is too slow AGITimeout, one that sends
     more than MAX_ENV_LINES lines AGIProtocolError: each costs its own session only.
     """
     values: dict[str, str] = {}
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             for _ in range(MAX_ENV_LINES):
                 raw = await readline()
                 if not raw:
@@ -77,5 +77,5 @@ async def read_env(readline: Callable[[], Awaitable[bytes]], timeout: float) -> 
                 if parsed is not None:
                     values[parsed[0]] = parsed[1]
     except TimeoutError:
-        raise AGITimeout(f"environment incomplete after {timeout} s") from None
+        raise AGITimeout(f"environment incomplete after {within} s") from None
     raise AGIProtocolError(f"environment longer than {MAX_ENV_LINES} lines")

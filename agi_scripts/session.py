@@ -69,14 +69,17 @@ class AgiSession:
         self.hung_up = True
 
     async def send(
-        self, words: tuple[str, ...], values: tuple[str, ...] = (), timeout: float | None = None
+        self,
+        words: tuple[str, ...],
+        values: tuple[str, ...] = (),
+        reply_within: float | None = None,
     ) -> AgiResponse:
         """Send one command and return its 200 reply; raise the matching AGIError otherwise."""
         if self._broken is not None:
             raise self._broken
         line = command_line(words, values)
         try:
-            async with asyncio.timeout(self._timeout if timeout is None else timeout):
+            async with asyncio.timeout(self._timeout if reply_within is None else reply_within):
                 await self._transport.write(line)
                 response = await self._read_reply()
         except TimeoutError:
@@ -132,9 +135,9 @@ class AgiSession:
     async def set_variable(self, name: str, value: str) -> None:
         await self.send(("SET", "VARIABLE", name), (value,))
 
-    async def exec(self, application: str, data: str, timeout: float | None = None) -> int:
+    async def exec(self, application: str, data: str, reply_within: float | None = None) -> int:
         """Run a dialplan application; its result (-1 means the caller hung up)."""
-        response = await self.send(("EXEC", application), (data,), timeout)
+        response = await self.send(("EXEC", application), (data,), reply_within)
         result = response.result_int
         if result is not None and result < 0:
             self.hung_up = True

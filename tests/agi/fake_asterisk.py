@@ -108,9 +108,9 @@ class FakeAsterisk:
     async def call(self, port: int, host: str = "127.0.0.1") -> None:
         """Connect, send the environment, answer until the server closes the connection."""
         reader, writer = await asyncio.open_connection(host, port)
-        writer.write(b"".join(self.env))
-        await writer.drain()
         try:
+            writer.write(b"".join(self.env))
+            await writer.drain()
             while line := await reader.readline():
                 self.raw_commands.append(line)
                 text = line.decode("utf-8").rstrip("\n")
@@ -121,6 +121,8 @@ class FakeAsterisk:
                     self._pending_hangup = False
                 writer.write(reply.encode("utf-8"))
                 await writer.drain()
+        except ConnectionError:
+            pass  # the server hung up on us: what the test then checks is what it sent
         finally:
             writer.close()
 
