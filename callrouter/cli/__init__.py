@@ -18,6 +18,7 @@ from .common import AppContext
 from .contacts_cmd import contacts_group
 from .db_cmd import db_group
 from .deals_cmd import deals_group
+from .route_cmd import route_group
 from .rules_cmd import rules_group
 from .staff_cmd import departments, managers
 from .tasks_cmd import tasks_group
@@ -35,16 +36,14 @@ def cli(ctx: click.Context, config: str | None, json_output: bool) -> None:
     ctx.obj = AppContext(config=config, json_output=json_output)
 
 
-for group in (
-    db_group,
-    departments,
-    managers,
-    contacts_group,
-    deals_group,
-    tasks_group,
-    rules_group,
-):
-    cli.add_command(group)
+cli.add_command(db_group)
+cli.add_command(departments)
+cli.add_command(managers)
+cli.add_command(contacts_group)
+cli.add_command(deals_group)
+cli.add_command(tasks_group)
+cli.add_command(rules_group)
+cli.add_command(route_group)
 
 
 def _fail(message: str, code: int) -> int:

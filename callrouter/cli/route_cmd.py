@@ -1,0 +1,63 @@
+"""`callrouter route explain`: the plan a call would get, without making a call."""
+
+from __future__ import annotations
+
+import click
+
+from callrouter.phones import try_normalize_phone
+from models.db import Database
+from models.directory import find_contact_view, load_directory
+from router.directory import ContactView, Directory
+from router.explain import format_plan
+from router.plan import IncomingCall, plan
+from router.policy import policy_from_settings
+
+from .common import AppContext, emit_object, json_option, parse_when, pass_app, run
+
+
+@click.group("route")
+def route_group() -> None:
+    """Routing: check the escalation set-up."""
+
+
+@route_group.command("explain")
+@click.option("--caller", required=True, help="The caller's number as Asterisk would show it.")
+@click.option("--did", default="", help="The number dialled.")
+@click.option(
+    "--at", "at_text", default=None, help="When: 'YYYY-MM-DD HH:MM' (company time); default now."
+)
+@json_option
+@pass_app
+def route_explain(app: AppContext, caller: str, did: str, at_text: str | None) -> None:
+    """Print the plan step by step with the reasons."""
+    settings = app.settings
+    at = parse_when(at_text, app.tz, app.now()) if at_text else app.now()
+    number = try_normalize_phone(caller, settings.default_region)
+
+    async def work(db: Database) -> tuple[Directory, ContactView | None]:
+        async with db.reader() as s:
+            directory = await load_directory(s)
+            contact = await find_contact_view(s, number) if number else None
+            return directory, contact
+
+    directory, contact = run(work, app)
+    call = IncomingCall(uniqueid="explain", caller=number, caller_name="", did=did)
+    route = plan(call, directory, contact, at, policy_from_settings(settings.routing))
+    data = {
+        "caller": number,
+        "lead": route.lead.value,
+        "contact_id": route.contact_id,
+        "after_hours": route.after_hours,
+        "reason": route.reason,
+        "steps": [
+            {
+                "number": s.number,
+                "kind": s.kind.value,
+                "timeout": s.timeout,
+                "targets": list(s.endpoints),
+                "reason": s.reason,
+            }
+            for s in route.steps
+        ],
+    }
+    emit_object(app, data, lambda: format_plan(route))

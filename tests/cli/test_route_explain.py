@@ -1,0 +1,61 @@
+"""`callrouter route explain` shows the plan a caller would get, from the real directory."""
+
+from __future__ import annotations
+
+import json
+
+
+def _office(cli) -> None:
+    cli(
+        "departments",
+        "add",
+        "Продажи",
+        "--hours",
+        "mon-fri 09:00-18:00",
+        "--timezone",
+        "Europe/Moscow",
+    )
+    cli("managers", "add", "Анна", "--phone", "101", "--department", "Продажи")
+    cli("managers", "add", "Борис", "--phone", "102", "--department", "Продажи")
+    cli(
+        "managers",
+        "add",
+        "Head",
+        "--phone",
+        "103",
+        "--role",
+        "head_of_sales",
+        "--department",
+        "Продажи",
+    )
+    cli("managers", "add", "Owner", "--phone", "200", "--role", "owner")
+    cli("contacts", "add", "+79161234567", "--name", "Иван", "--responsible", "101")
+
+
+def test_known_client_starts_with_the_responsible_manager(cli) -> None:
+    _office(cli)
+    out = cli(
+        "route", "explain", "--caller", "8 916 123-45-67", "--at", "2026-11-27 11:00", "--json"
+    )
+    assert out.code == 0, out.err
+    data = json.loads(out.out)
+    assert data["lead"] == "existing" and not data["after_hours"]
+    kinds = [(s["kind"], s["targets"]) for s in data["steps"]]
+    assert kinds[0] == ("responsible", ["PJSIP/101"])
+    assert kinds[-1][0] == "owner" and "PJSIP/200" in kinds[-1][1]
+    text = cli("route", "explain", "--caller", "+79161234567", "--at", "2026-11-27 11:00").out
+    assert "Step 1 [responsible]" in text and "Анна" in text
+
+
+def test_new_caller_starts_with_the_department_and_after_hours_is_said(cli) -> None:
+    _office(cli)
+    data = json.loads(
+        cli(
+            "route", "explain", "--caller", "+79250000000", "--at", "2026-11-27 11:00", "--json"
+        ).out
+    )
+    assert data["lead"] == "new"
+    assert data["steps"][0]["kind"] == "department"
+    assert set(data["steps"][0]["targets"]) == {"PJSIP/101", "PJSIP/102"}
+    closed = cli("route", "explain", "--caller", "+79250000000", "--at", "2026-11-28 11:00")
+    assert "After hours" in closed.out
