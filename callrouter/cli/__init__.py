@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from callrouter.settings import SettingsError
 from models.errors import InputError
 
+from .calls_cmd import calls_group
 from .common import AppContext
 from .contacts_cmd import contacts_group
 from .db_cmd import db_group
@@ -44,6 +45,7 @@ cli.add_command(deals_group)
 cli.add_command(tasks_group)
 cli.add_command(rules_group)
 cli.add_command(route_group)
+cli.add_command(calls_group)
 
 
 def _fail(message: str, code: int) -> int:

@@ -1,0 +1,172 @@
+"""`callrouter calls …`: recorded calls and their recordings."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import click
+from sqlalchemy import select
+
+from callrouter.phones import try_normalize_phone
+from models.db import Database
+from models.errors import InputError, NotFound
+from models.staff import list_managers
+from models.tables import Call
+
+from .common import AppContext, emit_object, emit_rows, json_option, local_time, pass_app, run
+
+
+@click.group("calls")
+def calls_group() -> None:
+    """Recorded calls: inbound, outbound, internal, missed."""
+
+
+@calls_group.command("list")
+@click.option("--number", default=None, help="Only calls with this external number.")
+@click.option("--missed", is_flag=True, help="Only missed inbound calls.")
+@click.option("--limit", default=50, show_default=True)
+@json_option
+@pass_app
+def call_list(app: AppContext, number: str | None, missed: bool, limit: int) -> None:
+    e164 = None
+    if number:
+        e164 = try_normalize_phone(number, app.settings.default_region)
+        if e164 is None:
+            raise InputError(f"invalid phone number {number!r}")
+
+    async def work(db: Database) -> list[dict]:
+        async with db.reader() as s:
+            names = {m.id: m.name for m in await list_managers(s)}
+            query = select(Call).order_by(Call.started_at.desc()).limit(limit)
+            if e164:
+                query = query.where(Call.external_number == e164)
+            if missed:
+                query = query.where(Call.missed.is_(True))
+            return [
+                {
+                    "id": c.id,
+                    "started": local_time(app, c.started_at),
+                    "direction": c.direction,
+                    "number": c.external_number or c.external_number_raw,
+                    "disposition": c.disposition,
+                    "manager": names.get(c.manager_id),
+                    "ring_s": round(c.ring_seconds),
+                    "talk_s": round(c.talk_seconds),
+                    "recovered": local_time(app, c.recovered_at) if c.missed else "",
+                }
+                for c in await s.scalars(query)
+            ]
+
+    emit_rows(app, run(work, app), "no calls")
+
+
+async def _get_call(db: Database, call_id: int) -> tuple[Call, dict[int, str]]:
+    async with db.reader() as s:
+        call = await s.get(Call, call_id)
+        if call is None:
+            raise NotFound(f"no call #{call_id}")
+        await s.refresh(call, ["legs"])
+        return call, {m.id: m.name for m in await list_managers(s)}
+
+
+@calls_group.command("show")
+@click.argument("call_id", type=int)
+@json_option
+@pass_app
+def call_show(app: AppContext, call_id: int) -> None:
+    """One call: who was rung, who answered, ring and talk time, the recording."""
+    call, names = run(lambda db: _get_call(db, call_id), app)
+    data = {
+        "id": call.id,
+        "system": call.system,
+        "linkedid": call.linkedid,
+        "direction": call.direction,
+        "number": call.external_number,
+        "number_raw": call.external_number_raw,
+        "caller_name": call.caller_name,
+        "dialed": call.dialed_number,
+        "started_at": call.started_at,
+        "answered_at": call.answered_at,
+        "ended_at": call.ended_at,
+        "ring_seconds": call.ring_seconds,
+        "talk_seconds": call.talk_seconds,
+        "disposition": call.disposition,
+        "missed": call.missed,
+        "abandoned": call.abandoned,
+        "after_hours": call.after_hours,
+        "answered_by": names.get(call.answered_by_manager_id),
+        "manager": names.get(call.manager_id),
+        "recording": call.recording_file,
+        "contact_id": call.contact_id,
+        "deal_id": call.deal_id,
+        "recovered_at": call.recovered_at,
+        "legs": [
+            {
+                "endpoint": leg.endpoint,
+                "manager": names.get(leg.manager_id),
+                "ring_seconds": leg.ring_seconds,
+                "answered": leg.answered,
+                "dial_status": leg.dial_status,
+            }
+            for leg in call.legs
+        ],
+    }
+
+    def text() -> str:
+        lines = [
+            f"Call #{call.id} ({call.system} {call.linkedid}) {call.direction} {call.disposition}",
+            f"  number:    {call.external_number or call.external_number_raw or '—'}"
+            + (f" {call.caller_name}" if call.caller_name else ""),
+            f"  dialled:   {call.dialed_number or '—'}",
+            f"  started:   {local_time(app, call.started_at)}   "
+            f"ring {call.ring_seconds:.0f} s, talk {call.talk_seconds:.0f} s",
+            f"  manager:   {data['manager'] or '—'}",
+        ]
+        if call.missed:
+            state = (
+                f"recovered {local_time(app, call.recovered_at)}"
+                if call.recovered_at
+                else "not recovered"
+            )
+            lines.append(f"  missed:    {'after hours, ' if call.after_hours else ''}{state}")
+        lines.append(f"  recording: {call.recording_file or '—'}")
+        lines.append("  rung:")
+        lines += [
+            f"    {leg['endpoint']:<16} {leg['manager'] or '':<20} {leg['ring_seconds']:>5.1f} s  "
+            f"{leg['dial_status'] or ''}{' ← answered' if leg['answered'] else ''}"
+            for leg in data["legs"]
+        ] or ["    nobody"]
+        return "\n".join(lines)
+
+    emit_object(app, data, text)
+
+
+def resolve_recording(recordings_dir: Path, recording: str) -> Path:
+    """The recording's path, refusing anything outside the recordings folder (`..`, symlinks)."""
+    base = recordings_dir.resolve()
+    candidate = Path(recording)
+    if not candidate.is_absolute():
+        candidate = base / candidate
+    resolved = candidate.resolve()
+    if not resolved.is_relative_to(base):
+        raise InputError(f"recording {recording!r} is outside the recordings folder {base}")
+    if not resolved.is_file():
+        raise InputError(f"recording file {resolved} does not exist")
+    return resolved
+
+
+@calls_group.command("recording")
+@click.argument("call_id", type=int)
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@pass_app
+def call_recording(app: AppContext, call_id: int, out: Path) -> None:
+    """Copy the call's recording to OUT."""
+    call, _ = run(lambda db: _get_call(db, call_id), app)
+    if not call.recording_file:
+        raise InputError(f"call #{call_id} has no recording")
+    source = resolve_recording(app.settings.recordings_dir, call.recording_file)
+    if out.exists():
+        raise InputError(f"{out} already exists; not overwriting it")
+    shutil.copyfile(source, out)
+    click.echo(f"recording of call #{call_id} copied to {out}")
