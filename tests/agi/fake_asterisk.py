@@ -112,19 +112,23 @@ class FakeAsterisk:
             writer.write(b"".join(self.env))
             await writer.drain()
             while line := await reader.readline():
-                self.raw_commands.append(line)
-                text = line.decode("utf-8").rstrip("\n")
-                self.commands.append(text)
-                reply = self.reply(parse_args(text))
-                if self._pending_hangup:
-                    reply = "HANGUP\n" + reply
-                    self._pending_hangup = False
-                writer.write(reply.encode("utf-8"))
+                writer.write(self.answer(line))
                 await writer.drain()
         except ConnectionError:
             pass  # the server hung up on us: what the test then checks is what it sent
         finally:
             writer.close()
+
+    def answer(self, line: bytes) -> bytes:
+        """The bytes Asterisk would send back for one command line."""
+        self.raw_commands.append(line)
+        text = line.decode("utf-8").rstrip("\n")
+        self.commands.append(text)
+        reply = self.reply(parse_args(text))
+        if self._pending_hangup:
+            reply = "HANGUP\n" + reply
+            self._pending_hangup = False
+        return reply.encode("utf-8")
 
     def reply(self, args: list[str]) -> str:
         verb = " ".join(args[:2]).upper()
