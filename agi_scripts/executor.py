@@ -80,9 +80,8 @@ class PlanExecutor:
         plan = decision.plan
         await self._channel.set_variable(var.PLAN_ID, plan.id)
         await self._channel.set_variable(var.LEAD, plan.lead.value)
-        await self._channel.set_variable(
-            var.CONTACT_ID, "" if plan.contact_id is None else str(plan.contact_id)
-        )
+        if plan.contact_id is not None:
+            await self._channel.set_variable(var.CONTACT_ID, str(plan.contact_id))
         await self._channel.set_variable(var.AFTER_HOURS, "1" if plan.after_hours else "0")
         await self._channel.set_variable(var.DECISION, decision.basis.value)
 

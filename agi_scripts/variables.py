@@ -8,7 +8,7 @@ carrier leg) during the AGI session, so each appears as an AMI `VarSet` event wi
 | --- | --- | --- |
 | CALLROUTER_PLAN_ID | the plan's id (the caller channel's uniqueid) | first, before any Dial |
 | CALLROUTER_LEAD | `new` (unknown number: whoever answers takes the lead), `existing`, `none` (no usable number) | first |
-| CALLROUTER_CONTACT_ID | the contact's id, empty for a new or anonymous caller | first |
+| CALLROUTER_CONTACT_ID | the contact's id; not set for a new or anonymous caller | first |
 | CALLROUTER_AFTER_HOURS | `1` outside working hours, else `0` | first |
 | CALLROUTER_DECISION | `directory` (fresh lookup), `last_directory` (database too slow or down: default plan from the cached directory), `fallback_targets` (no directory ever loaded) | first |
 | CALLROUTER_STEP | the number of the step being rung, `1`… | before each Dial |
