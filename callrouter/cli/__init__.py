@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from callrouter.settings import SettingsError
 from models.errors import InputError
 
+from .backfill_cmd import backfill
 from .calls_cmd import calls_group
 from .common import AppContext
 from .contacts_cmd import contacts_group
@@ -46,6 +47,7 @@ cli.add_command(tasks_group)
 cli.add_command(rules_group)
 cli.add_command(route_group)
 cli.add_command(calls_group)
+cli.add_command(backfill)
 
 
 def _fail(message: str, code: int) -> int:

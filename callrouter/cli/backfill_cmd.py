@@ -1,0 +1,59 @@
+"""`callrouter backfill --from Master.csv`: calls completed while the listener was down."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ami_listener.assemble import EndpointClassifier
+from callrouter.backfill import parse_master_csv
+from models.call_sink import DbCallSink
+from models.db import Database
+from models.errors import InputError
+
+from .common import AppContext, pass_app, run
+
+
+@click.command("backfill")
+@click.option(
+    "--from",
+    "source",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Asterisk's cdr_csv file (Master.csv).",
+)
+@click.option(
+    "--system", default=None, help="The Asterisk system it came from (default: settings)."
+)
+@pass_app
+def backfill(app: AppContext, source: Path, system: str | None) -> None:
+    """Record every call in Master.csv that is not recorded yet (safe to run again)."""
+    try:
+        text = source.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        raise InputError(f"no such file: {source}") from None
+    settings = app.settings
+    calls, rejected = parse_master_csv(
+        text,
+        system=system or settings.asterisk_system,
+        region=settings.default_region,
+        classifier=EndpointClassifier(
+            frozenset(settings.ami.trunk_endpoints), settings.ami.internal_max_digits
+        ),
+    )
+    for item in rejected:
+        print(f"line {item.line}: skipped: {item.reason}", file=sys.stderr)
+
+    async def work(db: Database) -> int:
+        sink = DbCallSink(db, settings.leads)
+        added = 0
+        for call in calls:
+            added += (await sink.store(call)).created
+        return added
+
+    added = run(work, app)
+    click.echo(
+        f"{len(calls)} call(s) in {source}: {added} added, {len(calls) - added} already recorded"
+    )
