@@ -104,6 +104,7 @@ class AmiConnection:
         self.connected = asyncio.Event()
         self.login_attempts = 0
         self.sessions = 0
+        self.ping_timeouts = 0
         self.last_error: Exception | None = None
         self._sleep = sleep
         self._ids = itertools.count(1)
@@ -123,6 +124,8 @@ class AmiConnection:
                 self.last_error = exc
                 log.error("%s; retrying with backoff", exc)
             except (OSError, TimeoutError, AmiError, AmiProtocolError, ValueError) as exc:
+                if self._stopping:
+                    break
                 self.last_error = exc
                 log.warning(
                     "AMI %s:%s: %s",
@@ -248,17 +251,15 @@ class AmiConnection:
     async def _login(self) -> None:
         settings = self.settings
         self.login_attempts += 1
-        response = await asyncio.wait_for(
-            self._request(
-                "Login",
-                {
-                    "Username": settings.username,
-                    "Secret": settings.resolved_secret(),
-                    "Events": self.event_classes,
-                },
-            ),
-            settings.connect_timeout,
+        request = self._request(
+            "Login",
+            {
+                "Username": settings.username,
+                "Secret": settings.resolved_secret(),
+                "Events": self.event_classes,
+            },
         )
+        response = await self._reply(request, settings.connect_timeout, "Login")
         if response.get("Response") != "Success":
             raise AmiAuthError(
                 f"AMI login as {settings.username!r} at {settings.host}:{settings.port} refused: "
@@ -268,10 +269,8 @@ class AmiConnection:
 
     async def _send_filters(self) -> None:
         for expression in self.filters:
-            response = await asyncio.wait_for(
-                self._request("Filter", {"Operation": "Add", "Filter": expression}),
-                self.settings.connect_timeout,
-            )
+            request = self._request("Filter", {"Operation": "Add", "Filter": expression})
+            response = await self._reply(request, self.settings.connect_timeout, "Filter")
             if response.get("Response") != "Success":
                 # Only an optimisation: the tracker ignores what it does not need.
                 log.warning(
@@ -285,16 +284,25 @@ class AmiConnection:
         settings = self.settings
         while True:
             await asyncio.sleep(settings.ping_interval)
-            ping = asyncio.ensure_future(self._request("Ping"))
-            while True:
-                done, _ = await asyncio.wait({ping}, timeout=settings.ping_timeout)
-                if done:
-                    ping.result()
-                    break
-                if not self._delivering:
-                    ping.cancel()
-                    raise AmiError(
-                        f"no reply to Ping within {settings.ping_timeout:g} s; "
-                        "connection presumed dead"
-                    )
-                # The reader waits for room in our own queue: the peer is not at fault.
+            try:
+                await self._reply(self._request("Ping"), settings.ping_timeout, "Ping")
+            except TimeoutError:
+                self.ping_timeouts += 1
+                raise AmiError(
+                    f"no reply to Ping within {settings.ping_timeout:g} s; connection presumed dead"
+                ) from None
+
+    async def _reply(self, request: Awaitable[Message], limit: float, what: str) -> Message:
+        """Await a reply; time out only while the reader is free to read it.
+
+        When the reader waits for room in our own event queue, the reply may sit unread in
+        the socket: that is our backpressure, not a dead peer.
+        """
+        future = asyncio.ensure_future(request)
+        while True:
+            done, _ = await asyncio.wait({future}, timeout=limit)
+            if done:
+                return future.result()
+            if not self._delivering:
+                future.cancel()
+                raise TimeoutError(f"no reply to {what} within {limit:g} s")

@@ -101,17 +101,20 @@ class CallTracker:
     def process(self, event: AmiEvent, now: float | None = None) -> list[CompletedCall]:
         """Apply one event; return the calls it completed (usually none).
 
-        `now` (epoch seconds) is used only when the event has no usable Timestamp header.
+        `now` (epoch seconds, Asterisk's clock) is used only for events without a usable
+        Timestamp header (FullyBooted has none; all have none without `timestampevents`).
         """
         name = field_text(event, "Event")
         if not name:
             return []
-        at = parse_epoch(field_text(event, "Timestamp"))
-        if at is None:
-            at = now if now is not None else self._last_event_at
-        if at is not None and (self._last_event_at is None or at > self._last_event_at):
-            self._last_event_at = at
-        emitted = self.expire(at) if at is not None else []
+        stamped = parse_epoch(field_text(event, "Timestamp"))
+        emitted: list[CompletedCall] = []
+        if stamped is not None:
+            # Only Asterisk's own stamps move its clock; a host clock may be skewed.
+            if self._last_event_at is None or stamped > self._last_event_at:
+                self._last_event_at = stamped
+            emitted = self.expire(stamped)
+        at = stamped if stamped is not None else (now if now is not None else self._last_event_at)
         self._clock_given = now is not None
         handler = self._handlers.get(name)
         if handler is None:

@@ -43,6 +43,9 @@ class FakeAmiServer:
         self.sent_all = asyncio.Event()  # ... and no scripted session is left
         self.connections = 0
         self.ping_seen = asyncio.Event()
+        self.login_events: list[str] = []
+        self._logged_in = asyncio.Condition()
+        self.successful_logins = 0
         self._writers: list[asyncio.StreamWriter] = []
 
     async def start(self, port: int = 0) -> int:
@@ -58,6 +61,11 @@ class FakeAmiServer:
                 writer.close()
             await self.server.wait_closed()
             self.server = None
+
+    async def wait_logins(self, count: int) -> None:
+        """Wait until `count` logins have succeeded in total."""
+        async with self._logged_in:
+            await self._logged_in.wait_for(lambda: self.successful_logins >= count)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
@@ -77,7 +85,11 @@ class FakeAmiServer:
                         writer.write(_response(action_id, "Error", "Authentication failed"))
                         continue
                     writer.write(_response(action_id, "Success", "Authentication accepted"))
+                    self.login_events.append(action.get("Events", ""))
                     self.login_ok.set()
+                    async with self._logged_in:
+                        self.successful_logins += 1
+                        self._logged_in.notify_all()
                     session = self.sessions.pop(0) if self.sessions else ServerSession()
                     await self._send_chunked(writer, session.payload)
                     if session.close_after:

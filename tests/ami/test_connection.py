@@ -1,0 +1,165 @@
+"""The AMI connection over real sockets: each fault is closed, with no busy loop."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from ami_listener import AmiListener, MemorySink
+from ami_listener.connection import EVENT_CLASSES, EVENT_FILTERS, AmiAuthError, AmiConnection
+
+from .amiserver import FakeAmiServer, ServerSession
+from .fixtures import available, read_sessions
+from .test_recorded_replay import listener_settings
+
+
+async def _noop(event) -> None:
+    return None
+
+
+async def test_wrong_secret_fails_clearly_and_backs_off_without_spinning(caplog) -> None:
+    server = FakeAmiServer(secret="right")
+    port = await server.start()
+    settings = listener_settings(
+        port, secret="wrong", reconnect_initial_delay=0.5, reconnect_max_delay=4.0
+    )
+    delays: list[float] = []
+
+    async def virtual_sleep(seconds: float) -> None:
+        delays.append(seconds)
+        if len(delays) == 6:
+            await connection.stop()
+        await asyncio.sleep(0)
+
+    connection = AmiConnection(settings, _noop, sleep=virtual_sleep)
+    async with asyncio.timeout(5):
+        await connection.run()
+    await server.close()
+    assert connection.login_attempts == 6 == len(server.logins)
+    assert delays == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]  # capped exponential, never zero
+    assert isinstance(connection.last_error, AmiAuthError)
+    assert "login as 'callrouter'" in caplog.text and "Authentication failed" in caplog.text
+    assert "wrong" not in caplog.text  # the secret is never logged
+
+
+async def test_login_asks_only_for_the_needed_events() -> None:
+    server = FakeAmiServer()
+    port = await server.start()
+    connection = AmiConnection(listener_settings(port), _noop)
+    task = asyncio.create_task(connection.run())
+    async with asyncio.timeout(5):
+        await connection.connected.wait()
+    await connection.stop()
+    await asyncio.wait_for(task, 5)
+    await server.close()
+    assert server.login_events == [EVENT_CLASSES]
+    assert server.filters == list(EVENT_FILTERS)
+    assert server.actions[: 1 + len(EVENT_FILTERS)] == ["Login"] + ["Filter"] * len(EVENT_FILTERS)
+
+
+async def test_half_open_connection_is_detected_by_ping_and_reconnected() -> None:
+    server = FakeAmiServer(answer_pings=False)
+    port = await server.start()
+    settings = listener_settings(port, ping_interval=0.05, ping_timeout=0.1)
+    connection = AmiConnection(settings, _noop)
+    task = asyncio.create_task(connection.run())
+    async with asyncio.timeout(5):
+        await server.wait_logins(2)
+    await connection.stop()
+    await asyncio.wait_for(task, 5)
+    await server.close()
+    assert server.pings >= 1
+    assert connection.ping_timeouts >= 1
+
+
+@pytest.mark.skipif(not available(), reason="recorded transcripts not found")
+async def test_asterisk_restart_mid_call_reconnects_and_resets(tmp_path: Path) -> None:
+    blocks = read_sessions("02-escalation-answered-step2")[0].blocks
+    answered = next(i for i, b in enumerate(blocks) if b"DialStatus: ANSWER" in b)
+    shutdown = (
+        b"Event: Shutdown\r\nPrivilege: system,all\r\nTimestamp: 1795746855.0\r\n"
+        b"Shutdown: Cleanly\r\nRestart: True\r\n\r\n"
+    )
+    booted = b"Event: FullyBooted\r\nPrivilege: system,all\r\nUptime: 0\r\nLastReload: 0\r\n\r\n"
+    server = FakeAmiServer(
+        sessions=[
+            ServerSession(b"".join(blocks[: answered + 1]) + shutdown, close_after=True),
+            ServerSession(booted),
+        ]
+    )
+    port = await server.start()
+    delays: list[float] = []
+
+    async def virtual_sleep(seconds: float) -> None:
+        delays.append(seconds)
+        if len(delays) == 1:
+            await server.close()  # Asterisk is down: connections are refused
+        elif len(delays) == 3:
+            await server.start(port)  # ... and back
+        await asyncio.sleep(0)
+
+    sink = MemorySink()
+    listener = AmiListener(
+        listener_settings(port), "pbx1", sink, spool_dir=tmp_path, sleep=virtual_sleep, tick=0.02
+    )
+    runner = asyncio.create_task(listener.run())
+    async with asyncio.timeout(10):
+        (call,) = await sink.wait_for(1)
+        await server.wait_logins(2)
+        await server.sent_all.wait()
+        await listener.queue.join()
+    await listener.stop()
+    await runner
+    await server.close()
+    assert call.linkedid == "1795746841.90" and call.answered_by == "SIP/102"
+    assert call.ended_at.timestamp() == pytest.approx(1795746855.0)
+    assert len(delays) >= 3 and delays[:2] == [0.01, 0.02]  # EOF, refused, ... backoff
+    assert listener.connection.sessions == 2
+    assert listener.tracker.in_flight == 0 and len(sink.calls) == 1
+
+
+@pytest.mark.skipif(not available(), reason="recorded transcripts not found")
+async def test_full_queue_pauses_the_socket_loses_nothing_and_is_not_a_dead_peer(
+    tmp_path: Path,
+) -> None:
+    session = read_sessions("09-two-concurrent-calls")[0]
+    server = FakeAmiServer(sessions=[ServerSession(b"".join(session.blocks))])
+    port = await server.start()
+    settings = listener_settings(
+        port, queue_size=2, ping_interval=0.02, ping_timeout=0.05, connect_timeout=0.05
+    )
+    sink = MemorySink()
+    listener = AmiListener(settings, "pbx1", sink, spool_dir=tmp_path, tick=0.02)
+    release = asyncio.Event()
+    process = listener.tracker.process
+    consumed = 0
+
+    def slow_start(event, now=None):
+        nonlocal consumed
+        consumed += 1
+        return process(event, now)
+
+    listener.tracker.process = slow_start  # type: ignore[method-assign]
+    real_consume = listener._consume
+
+    async def gated_consume() -> None:
+        await release.wait()  # the consumer is stuck (e.g. a long GC pause)
+        await real_consume()
+
+    listener._consume = gated_consume  # type: ignore[method-assign]
+    runner = asyncio.create_task(listener.run())
+    async with asyncio.timeout(10):
+        await server.login_ok.wait()
+        await asyncio.sleep(0.3)  # not synchronisation: many reply timeouts elapse meanwhile
+        assert listener.queue_full_episodes >= 1
+        release.set()
+        await server.sent_all.wait()
+        calls = await sink.wait_for(2)
+        await server.ping_seen.wait()
+    await listener.stop()
+    await runner
+    await server.close()
+    assert [c.answered_by for c in calls] == ["SIP/101", "SIP/102"]
+    assert listener.connection.sessions == 1  # never mistaken for a half-open connection
