@@ -97,7 +97,46 @@ class LeadSettings(BaseModel):
 
 
 class ReportSettings(BaseModel):
+    # A missed call whose caller hung up less than this many seconds after the call started is a
+    # "short abandon": left out of the second Lost Call Rate (see callrouter/reports/definitions.py).
     short_abandon_seconds: float = 5.0
+    # The unrecovered-numbers list looks back this many days from the report's day.
+    unrecovered_lookback_days: int = 7
+    # At most this many unrecovered numbers are listed (the oldest first); the total is always shown.
+    unrecovered_limit: int = 100
+    # The LCR trend chart covers this many days ending with the report's day.
+    trend_days: int = 30
+
+
+class AlertSettings(BaseModel):
+    # Activity drop: today (up to the same time of day) against the same weekday of the previous
+    # `baseline_weeks` weeks; flagged when below `drop_threshold` × the baseline average.
+    baseline_weeks: int = Field(default=4, ge=1, le=52)
+    drop_threshold: float = Field(default=0.5, gt=0.0, lt=1.0)
+    # Baselines smaller than these are too thin to judge: no alert.
+    min_baseline_calls: float = 5.0
+    min_baseline_minutes: float = 10.0
+    # Unreturned call-backs: escalated once, this many minutes after their deadline.
+    escalate_after_minutes: int = Field(default=0, ge=0)
+    # "reassign": the call-back task moves to the target; "copy": the target gets a check task too.
+    escalation_mode: Literal["reassign", "copy"] = "reassign"
+    # Who receives escalations: a role, or one manager by id (wins when set).
+    escalate_to_role: Literal["head_of_sales", "owner"] = "head_of_sales"
+    escalate_to_manager_id: int | None = None
+    # Minutes the target gets for a "copy" check task.
+    copy_due_minutes: int = Field(default=30, ge=0)
+
+
+class SmtpSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 25
+    # "starttls": upgrade a plain connection; "ssl": TLS from the first byte (port 465); "none".
+    tls: Literal["none", "starttls", "ssl"] = "none"
+    user: str | None = None
+    password: SecretStr = SecretStr("")
+    sender: str = "callrouter@localhost"
+    recipients: list[str] = Field(default_factory=list)
+    timeout: float = 30.0
 
 
 class Settings(BaseSettings):
@@ -122,6 +161,8 @@ class Settings(BaseSettings):
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     leads: LeadSettings = Field(default_factory=LeadSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
 
     @field_validator("default_region")
     @classmethod
