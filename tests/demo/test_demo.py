@@ -1,0 +1,67 @@
+"""`callrouter demo` on a shorter day: the report it prints agrees with the database it leaves."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+from callrouter.demo import run_demo
+from models.db import Database
+from models.tables import Call, Task
+
+ZONE = ZoneInfo("Europe/Moscow")
+
+
+async def test_demo_report_agrees_with_the_database(tmp_path: Path) -> None:
+    lines: list[str] = []
+    result = await run_demo(
+        tmp_path / "demo.sqlite3",
+        tmp_path / "report.html",
+        calls=30,
+        seed=3,
+        today=date(2026, 11, 25),
+        out=lines.append,
+    )
+    assert result.day == date(2026, 11, 25)
+    assert any("Playing 2026-11-25" in line for line in lines)
+    report = result.report
+
+    day_start = datetime.combine(result.day, time(0), tzinfo=ZONE).astimezone(UTC)
+    day_end = datetime.combine(result.day, time(23, 59, 59), tzinfo=ZONE).astimezone(UTC)
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'demo.sqlite3'}")
+    try:
+        async with db.reader() as s:
+            that_day = Call.started_at.between(day_start, day_end)
+            calls = await s.scalar(select(func.count()).select_from(Call).where(that_day))
+            inbound = await s.scalar(
+                select(func.count()).select_from(Call).where(that_day, Call.direction == "inbound")
+            )
+            missed = await s.scalar(
+                select(func.count()).select_from(Call).where(that_day, Call.missed.is_(True))
+            )
+            recovered = await s.scalar(
+                select(func.count())
+                .select_from(Call)
+                .where(that_day, Call.recovered_at.is_not(None))
+            )
+            talk = await s.scalar(select(func.sum(Call.talk_seconds)).where(that_day))
+            rule_tasks = await s.scalar(
+                select(func.count()).select_from(Task).where(Task.created_by == "rule")
+            )
+    finally:
+        await db.dispose()
+
+    # Every call the simulator played is one row, and the report counts the same rows.
+    assert calls == result.calls == report.calls.calls
+    sim_inbound = [r for r in result.results if r.agi_status is not None]
+    assert inbound == len(sim_inbound) == report.inbound.offered
+    assert missed == sum(1 for r in sim_inbound if r.answered_by is None) == report.inbound.missed
+    assert recovered == report.recovery.recovered
+    assert abs(talk - report.calls.talk_seconds) < 1e-6
+    assert rule_tasks >= 1  # deals moved to "proposal sent" got their automatic call task
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "<svg" in html and "2026-11-25" in html
+    assert "Lost Call Rate" in result.report_text
