@@ -20,6 +20,7 @@ from agi_scripts.errors import AGIError
 from agi_scripts.handler import route_call
 from agi_scripts.session import AgiSession, StreamTransport
 from agi_scripts.source import DirectorySource
+from callrouter import metrics
 from callrouter.settings import AgiSettings, Settings
 
 log = logging.getLogger(__name__)
@@ -99,7 +100,9 @@ class FastAgiServer:
             log.warning("FastAGI request for unknown script %r", env.network_script[:40])
             return
         session = AgiSession(transport, env, self.settings.command_timeout)
-        await route_call(session, self.decider, self.settings.dial_max_seconds)
+        metrics.record_routed(
+            await route_call(session, self.decider, self.settings.dial_max_seconds)
+        )
 
 
 async def start_fastagi_server(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
+import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -194,14 +195,31 @@ def _config_path() -> Path | None:
 
 def _refuse_world_readable_secret(path: Path) -> None:
     """A settings file that holds the AMI secret must not be readable by everyone."""
-    text = path.read_text(encoding="utf-8")
-    if "secret" not in text.replace("secret_file", ""):
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return  # the settings source reports the syntax error
+    ami = data.get("ami")
+    if not isinstance(ami, dict) or not ami.get("secret"):
         return
     if path.stat().st_mode & stat.S_IROTH:
         raise SettingsError(
             f"{path} holds the AMI secret and is world-readable; "
             f"run: chmod 640 {path} (or move the secret to ami.secret_file or CALLROUTER_AMI__SECRET)"
         )
+
+
+def _refuse_world_readable_secret_file(settings: Settings) -> None:
+    """`ami.secret_file` must be readable by the service user only (and its group)."""
+    path = settings.ami.secret_file
+    if path is None:
+        return
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise SettingsError(f"ami.secret_file {path} cannot be read: {exc.strerror}") from None
+    if mode & stat.S_IROTH:
+        raise SettingsError(f"ami.secret_file {path} is world-readable; run: chmod 640 {path}")
 
 
 def load_settings(config: Path | str | None = None, **overrides: Any) -> Settings:
@@ -216,9 +234,11 @@ def load_settings(config: Path | str | None = None, **overrides: Any) -> Setting
                 raise SettingsError(f"settings file {path} does not exist")
             _refuse_world_readable_secret(path)
         try:
-            return Settings(**overrides)
+            settings = Settings(**overrides)
         except ValueError as exc:  # pydantic's ValidationError: values are not echoed for secrets
             raise SettingsError(f"invalid settings: {exc}") from None
+        _refuse_world_readable_secret_file(settings)
+        return settings
     finally:
         if config is not None:
             if previous is None:

@@ -1,0 +1,201 @@
+"""The recording half of the service: the AMI listener writing into the database."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from pathlib import Path
+
+from panoramisk.message import Message
+
+from ami_listener.service import AmiListener
+from callrouter import metrics
+from callrouter.settings import AmiSettings, Settings
+from models.call_sink import DbCallSink
+from models.db import Database
+
+from .sink import LostCallsToday, TimedSink
+from .statusfile import HEARTBEAT, ListenerStatus, now_iso, status_path, write_status
+
+log = logging.getLogger(__name__)
+
+# A change to any of these needs a new AMI session; anything else keeps the connection.
+CONNECTION_FIELDS = ("host", "port", "username", "secret", "secret_file")
+STATUS_POLL = 0.5
+
+
+def spool_calls_dir(settings: Settings) -> Path:
+    return Path(settings.spool_dir) / "calls"
+
+
+def connection_changed(old: AmiSettings, new: AmiSettings) -> bool:
+    if any(getattr(old, f) != getattr(new, f) for f in CONNECTION_FIELDS):
+        return True
+    try:
+        return old.resolved_secret() != new.resolved_secret()  # the secret file's content
+    except OSError:
+        return True
+
+
+class AmiPart:
+    """Runs one `AmiListener`; `stop()` flushes every ended call to the database."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db = Database(settings.database_url)
+        self.lost = LostCallsToday(settings.timezone)
+        self.sink = TimedSink(DbCallSink(self.db, settings.leads), self.lost)
+        self.listener: AmiListener | None = None
+        self.failed = asyncio.Event()
+        self._run_task: asyncio.Task[None] | None = None
+        self._watch_task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    async def start(self) -> None:
+        try:
+            await self.lost.load(self.db)
+        except Exception as exc:
+            log.warning("lost calls today not counted from the database: %s", exc)
+        metrics.LIVE.set_probe("callrouter_lost_calls_today", lambda: self.lost.count)
+        self._start_listener(self.settings)
+
+    def _start_listener(self, settings: Settings) -> None:
+        listener = AmiListener(
+            settings.ami,
+            settings.asterisk_system,
+            self.sink,
+            spool_dir=spool_calls_dir(settings),
+            region=settings.default_region,
+        )
+        _tap_events(listener)
+        self.listener = listener
+        self._stopping = False
+        self._run_task = asyncio.create_task(self._run(listener), name="ami-listener")
+        self._watch_task = asyncio.create_task(self._watch(listener), name="ami-status")
+        live = metrics.LIVE
+        live.set_probe("callrouter_ami_connected", lambda: listener.connection.connected.is_set())
+        live.set_probe("callrouter_ami_queue_depth", listener.queue.qsize)
+        live.set_probe("callrouter_ami_calls_in_flight", lambda: listener.tracker.in_flight)
+        live.set_probe("callrouter_spool_depth", lambda: len(listener.spool.pending()))
+        log.info(
+            "AMI listener started for %s at %s:%d",
+            settings.asterisk_system,
+            settings.ami.host,
+            settings.ami.port,
+            extra={"event": "ami_started"},
+        )
+
+    async def _run(self, listener: AmiListener) -> None:
+        try:
+            await listener.run()
+        except Exception:
+            log.exception("AMI listener failed")
+            self.failed.set()
+            return
+        if not self._stopping:
+            log.error("AMI listener ended unexpectedly")
+            self.failed.set()
+
+    async def drain(self, limit: float) -> None:
+        """Give calls whose AGI session just ended time to send their last events (bounded)."""
+        listener = self.listener
+        if listener is None:
+            return
+        deadline = time.monotonic() + limit
+        while listener.tracker.in_flight and time.monotonic() < deadline:
+            if not listener.connection.connected.is_set():
+                return
+            await asyncio.sleep(0.05)
+
+    async def stop(self) -> None:
+        """Close the AMI session, spool every ended call and deliver it to the database."""
+        listener = self.listener
+        if listener is not None:
+            self._stopping = True
+            await listener.stop()
+            if self._run_task is not None:
+                await asyncio.gather(self._run_task, return_exceptions=True)
+            if self._watch_task is not None:
+                self._watch_task.cancel()
+                await asyncio.gather(self._watch_task, return_exceptions=True)
+            self._write_status(listener, connected=False, changed_at=now_iso(), running=False)
+            pending = len(listener.spool.pending())
+            if pending:
+                log.warning("%d call(s) left in the spool for the next start", pending)
+            self.listener = None
+        for name in ("ami_connected", "ami_queue_depth", "ami_calls_in_flight", "spool_depth"):
+            metrics.LIVE.set_probe(f"callrouter_{name}", None)
+
+    async def close(self) -> None:
+        await self.stop()
+        metrics.LIVE.set_probe("callrouter_lost_calls_today", None)
+        await self.db.dispose()
+
+    async def reload(self, new: Settings) -> None:
+        """Keep the AMI session unless its connection settings changed."""
+        if new.database_url != self.settings.database_url:
+            log.warning("database_url changed: takes effect after a restart")
+        if connection_changed(self.settings.ami, new.ami):
+            log.info(
+                "AMI connection settings changed: reconnecting", extra={"event": "ami_reconnect"}
+            )
+            await self.stop()
+            self.settings = new.model_copy(update={"database_url": self.settings.database_url})
+            self._start_listener(self.settings)
+        else:
+            log.info("AMI connection kept", extra={"event": "ami_reloaded"})
+
+    async def _watch(self, listener: AmiListener) -> None:
+        """Write status.json when the connection comes up or goes down, and every HEARTBEAT s."""
+        connected: bool | None = None
+        changed_at = now_iso()
+        written = 0.0
+        while True:
+            now_connected = listener.connection.connected.is_set()
+            if now_connected != connected:
+                connected, changed_at = now_connected, now_iso()
+                self._write_status(listener, connected, changed_at)
+                written = time.monotonic()
+            elif time.monotonic() - written >= HEARTBEAT:
+                self._write_status(listener, connected, changed_at)
+                written = time.monotonic()
+            await asyncio.sleep(STATUS_POLL)
+
+    def _write_status(
+        self, listener: AmiListener, connected: bool, changed_at: str, running: bool = True
+    ) -> None:
+        ami = listener.settings
+        status = ListenerStatus(
+            pid=os.getpid(),
+            ami_connected=connected,
+            ami_address=f"{ami.host}:{ami.port}",
+            changed_at=changed_at,
+            updated_at=now_iso(),
+            running=running,
+        )
+        try:
+            write_status(status_path(self.settings.spool_dir), status)
+        except OSError as exc:
+            log.warning("status file not written: %s", exc)
+
+
+def _tap_events(listener: AmiListener) -> None:
+    """Count every AMI event and its lag on the way into the listener's queue."""
+    enqueue = listener.connection.on_event
+
+    async def counted(event: Message) -> None:
+        metrics.AMI_EVENTS.inc()
+        stamp = event.get("Timestamp")
+        if stamp:
+            try:
+                lag = max(0.0, time.time() - float(stamp))
+            except ValueError:
+                lag = None
+            if lag is not None:
+                metrics.AMI_LAG_SECONDS.observe(lag)
+                metrics.AMI_LAST_LAG.set(lag)
+        await enqueue(event)
+
+    listener.connection.on_event = counted

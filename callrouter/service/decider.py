@@ -1,0 +1,55 @@
+"""The decider the FastAGI server holds: the current `RouteDecider`, swappable on reload, timed."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from agi_scripts.decision import Decision, RouteDecider
+from agi_scripts.env import AgiEnv
+from callrouter import metrics
+from router.directory import Directory
+
+log = logging.getLogger(__name__)
+
+
+class SwappableDecider:
+    """Forwards to one `RouteDecider`; `swap()` makes new calls use another (SIGHUP).
+
+    A call already deciding keeps the decider it started with. Every decision's latency goes to
+    `callrouter_routing_decision_seconds`.
+    """
+
+    def __init__(self, decider: RouteDecider, refresh_seconds: float) -> None:
+        self.current = decider
+        self.refresh_seconds = refresh_seconds
+
+    @property
+    def directory(self) -> Directory | None:
+        return self.current.directory
+
+    def swap(self, decider: RouteDecider, refresh_seconds: float) -> None:
+        self.current, self.refresh_seconds = decider, refresh_seconds
+
+    async def decide(self, env: AgiEnv) -> Decision:
+        started = time.perf_counter()
+        basis = "none"
+        try:
+            decision = await self.current.decide(env)
+            basis = decision.basis.value
+            return decision
+        finally:
+            metrics.DECISION_SECONDS.labels(basis).observe(time.perf_counter() - started)
+
+    async def refresh(self) -> None:
+        await self.current.refresh()
+
+    async def keep_fresh(self) -> None:
+        """Refresh whichever decider is current, every `refresh_seconds`, until cancelled."""
+        while True:
+            try:
+                await self.current.refresh()
+            except Exception as exc:
+                log.warning("directory refresh failed: %s", exc.__class__.__name__)
+            await asyncio.sleep(self.refresh_seconds)

@@ -1,0 +1,194 @@
+"""One service process: `run` (AGI + AMI), `agi` or `ami`; signals, sd_notify, metrics.
+
+Lifecycle: settings → logging → schema check → metrics endpoint → parts → READY=1.
+SIGTERM/SIGINT: STOPPING=1; the FastAGI server stops accepting and waits for calls in progress
+(agi.shutdown_grace); the listener waits briefly for their last events, closes the AMI session,
+spools and delivers every ended call; exit 0. SIGHUP: RELOADING=1, settings and directory
+re-read, READY=1; no call is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import signal
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from callrouter import metrics
+from callrouter.logs import configure_logging
+from callrouter.sdnotify import Notifier
+from callrouter.settings import Settings, SettingsError, load_settings
+from models import migrate
+from models.db import Database
+
+from .agi_part import AgiPart
+from .ami_part import AmiPart
+
+log = logging.getLogger(__name__)
+
+SCHEMA_CHECK_TIMEOUT = 15.0
+# After the last AGI session ends, how long its call may take to reach the listener in full.
+DRAIN_EXTRA_SECONDS = 2.0
+
+
+class Mode(enum.StrEnum):
+    RUN = "run"
+    AGI = "agi"
+    AMI = "ami"
+
+
+class StartupError(Exception):
+    """The service cannot start; the message is one line for the administrator."""
+
+
+async def check_schema(url: str) -> None:
+    """Raise StartupError unless the database is reachable and at the code's revision."""
+    db = Database(url)
+    try:
+        async with asyncio.timeout(SCHEMA_CHECK_TIMEOUT):
+            current = await migrate.current_revision(db.engine)
+    except Exception as exc:
+        reason = str(getattr(exc, "orig", None) or exc or type(exc).__name__).splitlines()[0]
+        raise StartupError(f"database unavailable: {reason}") from None
+    finally:
+        await db.dispose()
+    head = migrate.head_revision()
+    if current != head:
+        raise StartupError(
+            f"database schema is at revision {current or 'none'}, this callrouter needs {head}: "
+            "run `callrouter db upgrade`"
+        )
+
+
+def _secrets(settings: Settings) -> list[str]:
+    try:
+        return [settings.ami.resolved_secret(), settings.smtp.password.get_secret_value()]
+    except OSError as exc:
+        raise StartupError(f"ami.secret_file cannot be read: {exc}") from None
+
+
+class Service:
+    """Runs the parts of `mode` until SIGTERM; `run()` returns the process exit code."""
+
+    def __init__(self, mode: Mode, config: str | None, *, metrics_port: int | None = None) -> None:
+        self.mode = mode
+        self.config = config
+        self.metrics_port = metrics_port
+        self.notifier = Notifier()
+        self.settings: Settings
+        self.agi: AgiPart | None = None
+        self.ami: AmiPart | None = None
+        self._stop = asyncio.Event()
+        self._reload_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def run(self) -> int:
+        self.settings = load_settings(self.config)
+        configure_logging(self.settings.log_format, secrets=_secrets(self.settings))
+        if self.mode is not Mode.AGI or self.settings.agi.directory_file is None:
+            await check_schema(self.settings.database_url)
+        endpoint = metrics.serve(self.settings.metrics_host, self._metrics_port())
+        try:
+            return await self._serve(endpoint)
+        finally:
+            endpoint.close()
+
+    def _metrics_port(self) -> int:
+        if self.metrics_port is not None:
+            return self.metrics_port
+        # `agi` and `ami` run side by side in production: the listener takes the next port.
+        base = self.settings.metrics_port
+        return base + 1 if self.mode is Mode.AMI and base else base
+
+    async def _serve(self, endpoint: metrics.MetricsServer) -> int:
+        log.info(
+            "metrics on http://%s:%d/metrics",
+            endpoint.host,
+            endpoint.port,
+            extra={"event": "metrics_listening", "port": endpoint.port},
+        )
+        try:
+            await self._start_parts()
+        except BaseException:
+            await self._close_parts()
+            raise
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, self._stop.set)
+        loop.add_signal_handler(signal.SIGINT, self._stop.set)
+        loop.add_signal_handler(signal.SIGHUP, self._spawn, self.reload)
+        watchdog = asyncio.create_task(self.notifier.keep_watchdog_fed())
+        self.notifier.ready(f"callrouter {self.mode.value} running")
+        log.info("callrouter %s ready", self.mode.value, extra={"event": "ready"})
+        code = await self._wait_for_stop()
+        self.notifier.stopping()
+        log.info("callrouter %s stopping", self.mode.value, extra={"event": "stopping"})
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+        await self._close_parts()
+        watchdog.cancel()
+        await asyncio.gather(watchdog, *self._tasks, return_exceptions=True)
+        log.info("callrouter %s stopped", self.mode.value, extra={"event": "stopped"})
+        return code
+
+    async def _start_parts(self) -> None:
+        if self.mode in (Mode.RUN, Mode.AMI):
+            self.ami = AmiPart(self.settings)
+            await self.ami.start()
+        if self.mode in (Mode.RUN, Mode.AGI):
+            self.agi = AgiPart(self.settings)
+            await self.agi.start()
+
+    async def _wait_for_stop(self) -> int:
+        stop = asyncio.create_task(self._stop.wait())
+        waits: set[asyncio.Task[bool]] = {stop}
+        if self.ami is not None:
+            waits.add(asyncio.create_task(self.ami.failed.wait()))
+        done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        return 0 if stop in done else 1
+
+    async def _close_parts(self) -> None:
+        """AGI first (its calls finish, their events reach the listener), then the listener."""
+        async with self._reload_lock:
+            if self.agi is not None:
+                await self.agi.close()
+            if self.ami is not None:
+                drain = self.settings.ami.cdr_grace + DRAIN_EXTRA_SECONDS
+                await self.ami.drain(drain)
+                await self.ami.close()
+
+    async def reload(self) -> None:
+        """SIGHUP: re-read the settings file, reload the directory, keep every call."""
+        async with self._reload_lock:
+            if self._stop.is_set():
+                return
+            self.notifier.reloading()
+            log.info("SIGHUP: reloading settings", extra={"event": "reloading"})
+            try:
+                new = load_settings(self.config)
+                secrets = _secrets(new)
+            except (SettingsError, StartupError) as exc:
+                log.error("reload refused, keeping the running settings: %s", exc)
+                self.notifier.ready()
+                return
+            configure_logging(new.log_format, secrets=secrets)
+            if self.agi is not None:
+                await self.agi.reload(new)
+            if self.ami is not None:
+                await self.ami.reload(new)
+            self.settings = new
+            self.notifier.ready()
+            log.info("reloaded", extra={"event": "reloaded"})
+
+    def _spawn(self, factory: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        task = asyncio.get_running_loop().create_task(factory())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def run_service(mode: Mode, config: str | None, *, metrics_port: int | None = None) -> int:
+    """Run the service in this process until SIGTERM; the exit code for the command."""
+    return asyncio.run(Service(mode, config, metrics_port=metrics_port).run())

@@ -1,0 +1,78 @@
+"""The listener's sink as the service runs it: the database sink, timed and counted."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+from ami_listener.calls import CompletedCall
+from callrouter import metrics
+from models.call_sink import DbCallSink
+from models.db import Database
+from models.tables import Call
+
+log = logging.getLogger(__name__)
+
+
+class LostCallsToday:
+    """Inbound calls nobody answered since midnight in the company's time zone."""
+
+    def __init__(self, timezone: str) -> None:
+        self.tz = ZoneInfo(timezone)
+        self._day = self._today()
+        self._count = 0
+
+    def _today(self) -> str:
+        return datetime.now(self.tz).date().isoformat()
+
+    @property
+    def count(self) -> int:
+        if self._today() != self._day:
+            self._day, self._count = self._today(), 0
+        return self._count
+
+    def add(self, call: CompletedCall) -> None:
+        if call.direction != "inbound" or call.disposition == "ANSWERED":
+            return
+        if call.started_at.astimezone(self.tz).date().isoformat() != self._today():
+            return
+        self.count  # noqa: B018 - rolls the day over first
+        self._count += 1
+
+    async def load(self, db: Database) -> None:
+        """Start from what the database already holds for today (after a restart)."""
+        local_midnight = datetime.now(self.tz).replace(hour=0, minute=0, second=0, microsecond=0)
+        since = local_midnight.astimezone(UTC)
+        query = select(func.count()).where(
+            Call.direction == "inbound",
+            Call.disposition != "ANSWERED",
+            Call.started_at >= since,
+            Call.started_at < since + timedelta(days=1),
+        )
+        async with db.reader() as session:
+            self._day, self._count = self._today(), int(await session.scalar(query) or 0)
+
+
+class TimedSink:
+    """Wraps `DbCallSink`: write latency, failures, recorded calls, lost calls today."""
+
+    def __init__(self, inner: DbCallSink, lost: LostCallsToday) -> None:
+        self.inner = inner
+        self.lost = lost
+
+    async def write(self, call: CompletedCall) -> None:
+        started = time.perf_counter()
+        try:
+            result = await self.inner.store(call)
+        except Exception:
+            metrics.DB_WRITE_FAILURES.inc()
+            raise
+        finally:
+            metrics.DB_WRITE_SECONDS.observe(time.perf_counter() - started)
+        if result.created:
+            metrics.CALLS_RECORDED.labels(call.direction, call.disposition).inc()
+            self.lost.add(call)
