@@ -20,6 +20,8 @@ from .common import AppContext
 from .contacts_cmd import contacts_group
 from .db_cmd import db_group
 from .deals_cmd import deals_group
+from .demo_cmd import demo
+from .report_cmd import callbacks_group, report_group, stats_command
 from .route_cmd import route_group
 from .rules_cmd import rules_group
 from .service_cmd import agi_cmd, ami_cmd, run_cmd, status_cmd
@@ -48,11 +50,15 @@ cli.add_command(tasks_group)
 cli.add_command(rules_group)
 cli.add_command(route_group)
 cli.add_command(calls_group)
+cli.add_command(report_group)
+cli.add_command(stats_command)
+cli.add_command(callbacks_group)
 cli.add_command(backfill)
 cli.add_command(run_cmd)
 cli.add_command(agi_cmd)
 cli.add_command(ami_cmd)
 cli.add_command(status_cmd)
+cli.add_command(demo)
 
 
 def _fail(message: str, code: int) -> int:
