@@ -12,9 +12,10 @@ import asyncio
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
-TRANSCRIPTS = Path("/work/shared/asterisk")
+from asterisk_sim.transcripts import shared_dir
+
+TRANSCRIPTS = shared_dir()
 
 
 def parse_args(line: str) -> list[str]:

@@ -1,4 +1,4 @@
-"""Readers for the recorded Asterisk transcripts in /work/shared/asterisk (both log formats)."""
+"""Readers for the recorded Asterisk transcripts in ../shared/asterisk (both log formats)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-TRANSCRIPTS = Path(os.environ.get("CALLROUTER_TRANSCRIPTS", "/work/shared/asterisk"))
+from asterisk_sim.transcripts import shared_dir
+
+TRANSCRIPTS = Path(os.environ.get("CALLROUTER_TRANSCRIPTS", str(shared_dir())))
 _CHAN_SIP_HEAD = re.compile(rb"^### (\d+\.\d+) (<<|>>|--)(?: (.*))?\n", re.M)
 _PJSIP_HEAD = re.compile(rb"^# (\d{4}-\S+) (\S+)(?: (.*))?\n", re.M)
 

@@ -11,7 +11,7 @@ from ami_listener import AmiListener, MemorySink
 from ami_listener.connection import EVENT_CLASSES, EVENT_FILTERS, AmiAuthError, AmiConnection
 
 from .amiserver import FakeAmiServer, ServerSession
-from .fixtures import available, read_sessions
+from .fixtures import read_sessions
 from .test_recorded_replay import listener_settings
 
 
@@ -74,7 +74,6 @@ async def test_half_open_connection_is_detected_by_ping_and_reconnected() -> Non
     assert connection.ping_timeouts >= 1
 
 
-@pytest.mark.skipif(not available(), reason="recorded transcripts not found")
 async def test_asterisk_restart_mid_call_reconnects_and_resets(tmp_path: Path) -> None:
     blocks = read_sessions("02-escalation-answered-step2")[0].blocks
     answered = next(i for i, b in enumerate(blocks) if b"DialStatus: ANSWER" in b)
@@ -120,7 +119,6 @@ async def test_asterisk_restart_mid_call_reconnects_and_resets(tmp_path: Path) -
     assert listener.tracker.in_flight == 0 and len(sink.calls) == 1
 
 
-@pytest.mark.skipif(not available(), reason="recorded transcripts not found")
 async def test_full_queue_pauses_the_socket_loses_nothing_and_is_not_a_dead_peer(
     tmp_path: Path,
 ) -> None:

@@ -13,9 +13,7 @@ from callrouter.settings import AmiSettings
 
 from .amiserver import FakeAmiServer, ServerSession
 from .expected import EXPECTED, check_call
-from .fixtures import ALL_SCENARIOS, available, read_sessions
-
-pytestmark = pytest.mark.skipif(not available(), reason="recorded transcripts not found")
+from .fixtures import ALL_SCENARIOS, read_sessions
 
 
 def listener_settings(port: int, secret: str = "s3cret", **overrides) -> AmiSettings:

@@ -11,10 +11,8 @@ from ami_listener import AmiListener, CallSpool, CompletedCall, MemorySink
 
 from .amiserver import FakeAmiServer, ServerSession
 from .events import replay, scenario_events
-from .fixtures import ALL_SCENARIOS, available, read_sessions
+from .fixtures import ALL_SCENARIOS, read_sessions
 from .test_recorded_replay import listener_settings
-
-pytestmark = pytest.mark.skipif(not available(), reason="recorded transcripts not found")
 
 
 def recorded_calls() -> list[CompletedCall]:

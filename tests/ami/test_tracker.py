@@ -13,9 +13,7 @@ from ami_listener.wire import AmiFramer
 
 from .events import replay, scenario_events
 from .expected import EXPECTED, check_call
-from .fixtures import ALL_SCENARIOS, available, read_sessions
-
-pytestmark = pytest.mark.skipif(not available(), reason="recorded transcripts not found")
+from .fixtures import ALL_SCENARIOS, read_sessions
 
 
 def edited(events, match, **changes):
@@ -199,9 +197,7 @@ def test_internal_call_between_two_phones() -> None:
     assert call.talk_seconds == pytest.approx(25.9) and call.ring_seconds == pytest.approx(4.1)
 
 
-STREAMS = (
-    {s: b"".join(x.stream for x in read_sessions(s)) for s in ALL_SCENARIOS} if available() else {}
-)
+STREAMS = {s: b"".join(x.stream for x in read_sessions(s)) for s in ALL_SCENARIOS}
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
