@@ -23,12 +23,12 @@ def activity_drops(
     """
     weeks = max(len(history), 1)
     measures = (
-        ("calls", float(today.calls), sum(h.calls for h in history) / weeks, "calls"),
+        ("calls", float(today.calls), sum(h.calls for h in history) / weeks, "{:.0f} calls"),
         (
             "minutes",
             today.talk_minutes,
             sum(h.talk_minutes for h in history) / weeks,
-            "minutes on the line",
+            "{:.1f} minutes on the line",
         ),
     )
     minimum = {"calls": settings.min_baseline_calls, "minutes": settings.min_baseline_minutes}
@@ -46,7 +46,7 @@ def activity_drops(
                     today=round(now, 1),
                     baseline=round(baseline, 1),
                     message=(
-                        f"{subject}: {now:.0f} {words} today vs {baseline:.1f} on an average "
+                        f"{subject}: {words.format(now)} today vs {baseline:.1f} on an average "
                         f"{weekday} of the last {len(history)} weeks (−{drop:.0%})"
                     ),
                 )

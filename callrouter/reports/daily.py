@@ -25,6 +25,7 @@ from .model import (
     InboundFigures,
     Person,
     RecoveryFigures,
+    RungFigures,
     TaskFigures,
     TrendPoint,
     Unrecovered,
@@ -91,7 +92,9 @@ async def manager_rows(
     tasks = await q.tasks(s, window, now, "manager")
     keys = {k for (_, k) in calls} | {k for (_, k) in rung} | set(tasks)
     rows = []
-    for person in sorted(people.values(), key=lambda p: (p.department or "~", p.name, p.id)):
+    for person in sorted(
+        people.values(), key=lambda p: (p.department is None, p.department or "", p.name, p.id)
+    ):
         if not person.active and person.id not in keys:
             continue
         rows.append(
@@ -99,7 +102,7 @@ async def manager_rows(
                 key=person.id,
                 label=person.name,
                 calls=calls.get((0, person.id), CallFigures()),
-                rung=rung.get((0, person.id)),
+                rung=rung.get((0, person.id), RungFigures()),
                 tasks=tasks.get(person.id, TaskFigures()),
                 inbound=waits.get((0, person.id)),
                 active=person.active,
@@ -126,7 +129,7 @@ async def department_rows(
             key=dept_id,
             label=name,
             calls=calls.get((0, dept_id), CallFigures()),
-            rung=rung.get((0, dept_id)),
+            rung=rung.get((0, dept_id), RungFigures()),
             tasks=tasks.get(dept_id, TaskFigures()),
         )
         for dept_id, name in sorted(departments.items(), key=lambda d: d[1])
@@ -138,7 +141,7 @@ async def department_rows(
                 none,
                 NO_DEPARTMENT,
                 calls.get((0, none), CallFigures()),
-                rung.get((0, none)),
+                rung.get((0, none), RungFigures()),
                 tasks.get(none, TaskFigures()),
             )
         )
