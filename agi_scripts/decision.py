@@ -79,6 +79,7 @@ class RouteDecider:
         self._directory: Directory | None = None
         self._loaded_at = 0.0
         self._refreshing: asyncio.Task[None] | None = None
+        self._abandoned: set[asyncio.Task[tuple[Directory, ContactView | None]]] = set()
 
     @property
     def directory(self) -> Directory | None:
@@ -103,14 +104,39 @@ class RouteDecider:
         """A plan for this call; raises NoRouteAvailable only when there is nothing to ring."""
         call = incoming_call(env, self._region)
         self._refresh_if_stale()
+        # The lookup runs as its own task and is abandoned, not awaited, when the budget is
+        # spent: cancelling a database call can itself block (SQLAlchemy's rollback waits for
+        # an aiosqlite thread stuck on a lock), and the caller must not wait for that.
+        lookup = asyncio.create_task(self._lookup(call))
         try:
-            async with asyncio.timeout(self._budget):
-                directory = self._directory or await self._first_load()
-                contact = await self._find(call)
+            done, _ = await asyncio.wait({lookup}, timeout=self._budget)
+        except asyncio.CancelledError:
+            self._abandon(lookup)
+            raise
+        try:
+            if not done:
+                self._abandon(lookup)
+                raise TimeoutError
+            directory, contact = lookup.result()
         except Exception as exc:  # TimeoutError, the database's errors: same answer
             log.warning("routing lookup failed (%s), using the fallback", exc.__class__.__name__)
             return self._fallback(call)
         return Decision(self._plan(call, directory, contact), DecisionBasis.DIRECTORY)
+
+    async def _lookup(self, call: IncomingCall) -> tuple[Directory, ContactView | None]:
+        directory = self._directory or await self._first_load()
+        return directory, await self._find(call)
+
+    def _abandon(self, lookup: asyncio.Task[tuple[Directory, ContactView | None]]) -> None:
+        """Cancel a lookup and let its cleanup finish in the background."""
+        lookup.cancel()
+        self._abandoned.add(lookup)
+        lookup.add_done_callback(self._forget)
+
+    def _forget(self, lookup: asyncio.Task[tuple[Directory, ContactView | None]]) -> None:
+        self._abandoned.discard(lookup)
+        if not lookup.cancelled() and lookup.exception() is not None:
+            log.debug("abandoned routing lookup ended with %r", lookup.exception())
 
     async def _first_load(self) -> Directory:
         await self.refresh()
