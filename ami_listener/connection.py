@@ -27,10 +27,9 @@ import itertools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from panoramisk.message import Message
-
 from callrouter.settings import AmiSettings
 
+from .message import AmiMessage as Message
 from .wire import AmiFramer, AmiProtocolError, encode_action, encode_action_lines
 
 log = logging.getLogger(__name__)

@@ -21,12 +21,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Protocol
 
-from panoramisk.message import Message
-
 from callrouter.settings import AmiSettings
 
 from .calls import CompletedCall
 from .connection import AmiConnection, Backoff
+from .message import AmiMessage as Message
 from .spool import CallSpool
 from .tracker import CallTracker
 

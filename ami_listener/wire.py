@@ -4,8 +4,7 @@ Why not panoramisk's `AMIProtocol.data_received`: it decodes every TCP chunk on 
 by default, with errors ignored), so a multi-byte UTF-8 character split across two reads is
 silently dropped ("Иван" arrives as "Ивн"). Here bytes are buffered up to the `\\r\\n\\r\\n` that
 ends a message and only then decoded, so a split can never damage text. The header parsing of a
-complete message is panoramisk's own `Message.from_line`, which is sound once it is given whole
-messages.
+complete message is `AmiMessage.parse` (see message.py for why not panoramisk's `Message`).
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 
-from panoramisk.message import Message
+from .message import AmiMessage as Message
 
 log = logging.getLogger(__name__)
 
@@ -52,15 +51,14 @@ class AmiFramer:
         if self._expect_banner and not self._take_banner():
             return []
         messages: list[Message] = []
-        while True:
-            end = self._buffer.find(TERMINATOR)
-            if end < 0:
-                break
-            block = bytes(self._buffer[:end])
-            del self._buffer[: end + len(TERMINATOR)]
-            message = self._parse(block)
-            if message is not None:
-                messages.append(message)
+        if self._buffer.find(TERMINATOR) >= 0:
+            # One split per read, not one buffer shift per message.
+            *blocks, rest = bytes(self._buffer).split(TERMINATOR)
+            self._buffer = bytearray(rest)
+            for block in blocks:
+                message = self._parse(block)
+                if message is not None:
+                    messages.append(message)
         if len(self._buffer) > MAX_MESSAGE_BYTES:
             raise AmiProtocolError(f"no message terminator in {len(self._buffer)} bytes")
         return messages
@@ -89,7 +87,7 @@ class AmiFramer:
             # Asterisk passes caller names through as it got them; keep the rest of the event.
             text = block.decode("utf-8", "replace")
             log.warning("AMI message is not valid UTF-8, bad bytes replaced: %r", block[:200])
-        message = Message.from_line(text)
+        message = Message.parse(text)
         if message is None:
             self.skipped += 1
             log.warning("skipping AMI block that is neither event nor response: %r", text[:200])

@@ -9,6 +9,7 @@ the same new number at the same moment create one contact, one deal and one call
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -19,10 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agi_scripts import variables as v
 from ami_listener.calls import CompletedCall
 from callrouter.settings import LeadSettings
+from router.directory import Directory, Manager
 
 from .db import Database
+from .directory import load_directory
 from .leads import LeadOutcome, LeadRules
-from .tables import Call, CallLeg, Contact, Manager
+from .tables import Call, CallLeg, Contact
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +43,21 @@ class WriteResult:
 class DbCallSink:
     """Stores `CompletedCall`s; satisfies the listener's `CallSink` protocol."""
 
-    def __init__(self, db: Database, leads: LeadSettings | None = None) -> None:
+    def __init__(
+        self, db: Database, leads: LeadSettings | None = None, directory_ttl: float = 5.0
+    ) -> None:
         self._db = db
         self._rules = LeadRules(leads or LeadSettings())
+        # Managers and schedules change rarely; reading them once per call cost more than the
+        # call's own writes. A manager added now is recognised within `directory_ttl` seconds.
+        self._directory_ttl = directory_ttl
+        self._directory: tuple[float, Directory] | None = None
+
+    async def _current_directory(self, session: AsyncSession) -> Directory:
+        now = time.monotonic()
+        if self._directory is None or now - self._directory[0] > self._directory_ttl:
+            self._directory = (now, await load_directory(session))
+        return self._directory[1]
 
     async def write(self, call: CompletedCall) -> None:
         await self.store(call)
@@ -54,12 +69,15 @@ class DbCallSink:
             )
             if existing is not None:
                 return WriteResult(existing, created=False)
-            managers = {m.endpoint: m for m in await session.scalars(select(Manager))}
+            directory = await self._current_directory(session)
+            managers = {m.endpoint: m for m in directory.managers}
             contact, is_new = await self._contact_for(session, call)
             row = _call_row(call, managers, contact)
             session.add(row)
             await session.flush()
-            lead = await self._apply_lead_rules(session, call, row, contact, is_new, managers)
+            lead = await self._apply_lead_rules(
+                session, call, row, contact, is_new, managers, directory
+            )
             if lead is not None and lead.deal_id is not None:
                 row.deal_id = lead.deal_id
             await session.flush()
@@ -115,14 +133,17 @@ class DbCallSink:
         contact: Contact | None,
         is_new: bool,
         managers: dict[str, Manager],
+        directory: Directory,
     ) -> LeadOutcome | None:
         if contact is None:
             return None
         if call.direction == "inbound":
             if row.missed:
-                return await self._rules.missed_inbound(session, contact, row)
+                return await self._rules.missed_inbound(session, contact, row, directory)
             answerer = managers.get(call.answered_by or "")
-            return await self._rules.answered_inbound(session, contact, is_new, answerer, row)
+            return await self._rules.answered_inbound(
+                session, contact, is_new, answerer, row, directory
+            )
         if call.direction == "outbound":
             deal = await self._rules.open_deal(session, contact)
             recovered = 0

@@ -13,7 +13,6 @@ listeners handling the same number at once take turns instead of both creating a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -22,9 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from callrouter.settings import LeadSettings
 from callrouter.worktime import add_working_time, end_of_working_day
-from router.directory import Role, WorkingHours
+from router.directory import Directory, Role, WorkingHours
+from router.directory import Manager as DirectoryManager
 
-from .directory import load_directory
 from .tables import Call, Contact, Deal, Manager, Task
 from .values import CreatedBy, DealSource, TaskPurpose, TaskStatus, TaskType
 
@@ -69,8 +68,9 @@ class LeadRules:
         session: AsyncSession,
         contact: Contact,
         is_new: bool,
-        answerer: Manager | None,
+        answerer: DirectoryManager | None,
         call: Call,
+        directory: Directory,
     ) -> LeadOutcome:
         """A person answered: the lead goes to them if it had nobody; missed calls recover."""
         recovered = await self.recover(session, contact, call)
@@ -87,7 +87,7 @@ class LeadRules:
             )
             task_id = None
             if answerer is not None:
-                hours = await self._hours_for(session, answerer)
+                hours = _hours(directory, answerer.department_id)
                 task = Task(
                     deal_id=deal.id,
                     contact_id=contact.id,
@@ -108,7 +108,7 @@ class LeadRules:
         return LeadOutcome(deal.id if deal else None, False, None, recovered)
 
     async def missed_inbound(
-        self, session: AsyncSession, contact: Contact, call: Call
+        self, session: AsyncSession, contact: Contact, call: Call, directory: Directory
     ) -> LeadOutcome:
         """Nobody answered: make sure exactly one open call-back task says so."""
         deal = await self.open_deal(session, contact)
@@ -134,7 +134,7 @@ class LeadRules:
             return LeadOutcome(deal.id, created, None)  # nobody at all to give it to
         if deal.responsible_manager_id is None:
             deal.responsible_manager_id = owner.id
-        hours = await self._hours_for(session, owner)
+        hours = _hours(directory, owner.department_id)
         task = Task(
             deal_id=deal.id,
             contact_id=contact.id,
@@ -232,13 +232,10 @@ class LeadRules:
             .limit(1)
         )
 
-    async def _hours_for(self, session: AsyncSession, manager: Manager) -> WorkingHours:
-        directory = await load_directory(session)
-        department = directory.department(manager.department_id) or (
-            directory.departments[0] if directory.departments else None
-        )
-        return department.hours if department else WorkingHours.always()
 
-
-def endpoints_to_managers(managers: Sequence[Manager]) -> dict[str, Manager]:
-    return {m.endpoint: m for m in managers}
+def _hours(directory: Directory, department_id: int | None) -> WorkingHours:
+    """The schedule deadlines are counted in: the manager's department, else the first one."""
+    department = directory.department(department_id) or (
+        directory.departments[0] if directory.departments else None
+    )
+    return department.hours if department else WorkingHours.always()
