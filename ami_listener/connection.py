@@ -5,9 +5,8 @@ Why our own protocol on asyncio streams instead of panoramisk's `Manager`:
   across two reads (Cyrillic caller names get damaged); `wire.AmiFramer` decodes whole messages.
 - `Manager` reconnects on a fixed delay, does not tell a wrong secret from a network error,
   has no watchdog for a half-open connection, and logs and swallows errors in callbacks.
-- What panoramisk does soundly, parsing a complete message into headers (`Message.from_line`),
-  is reused in `wire.py`. Action/response matching by ActionID is the ten lines in
-  `_request` below.
+- Header parsing is `message.AmiMessage` (panoramisk's `Message` was too slow on the hot path).
+  Action/response matching by ActionID is the ten lines in `_request` below.
 
 Faults and what happens (each has a test in tests/ami/test_connection.py):
 - wrong secret: `AmiAuthError` logged as an error naming the user, retried with the capped
