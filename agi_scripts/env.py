@@ -61,13 +61,17 @@ async def read_env(readline: Callable[[], Awaitable[bytes]], within: float) -> A
     """Read lines up to the blank one within `within` seconds in all.
 
     A peer that closes early raises AGIHangup, one that is too slow AGITimeout, one that sends
-    more than MAX_ENV_LINES lines AGIProtocolError: each costs its own session only.
+    more than MAX_ENV_LINES lines or a line over the reader's limit AGIProtocolError: each
+    costs its own session only.
     """
     values: dict[str, str] = {}
     try:
         async with asyncio.timeout(within):
             for _ in range(MAX_ENV_LINES):
-                raw = await readline()
+                try:
+                    raw = await readline()
+                except ValueError:  # the line is over the reader's limit
+                    raise AGIProtocolError("environment line too long") from None
                 if not raw:
                     raise AGIHangup(f"peer closed after {len(values)} environment lines")
                 line = decode_line(raw)
