@@ -46,36 +46,31 @@ class AgiCall(Protocol):
 
 
 def parse_args(line: str) -> list[str]:
-    """res_agi's parse_args: whitespace splits, double quotes group, backslash escapes."""
-    argv: list[str] = []
-    cur: list[str] = []
-    quoted = escaped = whitespace = False
-    started = False
+    """res_agi's parse_args (res/res_agi.c), step for step: whitespace splits outside quotes,
+    a quote toggles quoting and, coming off whitespace, starts a new word (so `X "\\"a"` is two
+    words), a backslash makes the next character literal."""
+    words: list[list[str]] = []
+    quoted = escaped = False
+    whitespace = True
     for c in line:
-        if escaped:
-            cur.append(c)
-            escaped = False
-            started = True
-            continue
-        if c == "\\":
-            escaped = True
-            continue
-        if c == '"':
+        if c == '"' and not escaped:
             quoted = not quoted
-            started = True
+            if quoted and whitespace:
+                words.append([])
+                whitespace = False
             continue
-        if c in " \t" and not quoted:
+        if c in " \t" and not quoted and not escaped:
             whitespace = True
             continue
-        if whitespace and started:
-            argv.append("".join(cur))
-            cur = []
-        whitespace = False
-        started = True
-        cur.append(c)
-    if started:
-        argv.append("".join(cur))
-    return argv
+        if c == "\\" and not escaped:
+            escaped = True
+            continue
+        if whitespace:
+            words.append([])
+            whitespace = False
+        words[-1].append(c)
+        escaped = False
+    return ["".join(word) for word in words]
 
 
 Handler = Callable[["AgiSession", list[str]], Awaitable[tuple[int, str, int]]]
