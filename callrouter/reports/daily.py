@@ -153,7 +153,7 @@ async def department_rows(
 async def _hours(s: AsyncSession, day: date, tz: ZoneInfo, short: float) -> list[HourPoint]:
     windows = hour_windows(day, tz)
     calls = await q.activity(s, windows)
-    inbound = await q.inbound(s, windows, short)
+    inbound = await q.inbound(s, windows, short, waits=False)
     points = []
     for i, w in enumerate(windows):
         c = calls.get((i, None), CallFigures())
@@ -166,7 +166,7 @@ async def _trend(
     s: AsyncSession, day: date, tz: ZoneInfo, short: float, days: int
 ) -> list[TrendPoint]:
     windows = day_windows(day - timedelta(days=days - 1), day, tz)
-    inbound = await q.inbound(s, windows, short)
+    inbound = await q.inbound(s, windows, short, waits=False)
     points = []
     for i, w in enumerate(windows):
         f = inbound.get((i, None), InboundFigures())

@@ -105,8 +105,9 @@ async def inbound(
     windows: Sequence[Window],
     short_abandon_seconds: float,
     by: By = "company",
+    waits: bool = True,
 ) -> dict[Key, InboundFigures]:
-    """Offered, answered, missed, short abandons, after-hours, time to answer (p50/p90)."""
+    """Offered, answered, missed, short abandons, after-hours; time to answer when `waits`."""
     short = and_(Call.missed.is_(True), Call.abandon_seconds < short_abandon_seconds)
     rows = _calls_base(
         windows,
@@ -126,14 +127,19 @@ async def inbound(
         func.sum(inner.c.ah),
         func.sum(inner.c.ah_missed),
     ).group_by(inner.c.w, inner.c.k)
-    waits = await percentiles(
-        session, _calls_base(windows, by, Call.ring_seconds.label("v")).where(_INBOUND_ANSWERED)
+    answer_times = (
+        await percentiles(
+            session,
+            _calls_base(windows, by, Call.ring_seconds.label("v")).where(_INBOUND_ANSWERED),
+        )
+        if waits
+        else {}
     )
     result = {}
     for w, k, offered, missed, short_n, ah, ah_missed in (await session.execute(stmt)).all():
         if w is None:
             continue
-        p50, p90 = waits.get((w, k), (None, None))
+        p50, p90 = answer_times.get((w, k), (None, None))
         result[(w, k)] = InboundFigures(
             offered=int(offered),
             answered=int(offered) - int(missed),
