@@ -1,0 +1,134 @@
+"""The database as a DirectorySource, built for the routing hot path.
+
+`models.directory.DbDirectorySource` answers every caller lookup through an ORM session: on
+SQLite that is some eight hops to aiosqlite's thread (BEGIN, cursor, execute, fetch, close,
+ROLLBACK…), on PostgreSQL BEGIN, the query and ROLLBACK as three round trips, plus the ORM's
+own work: about 2 ms of CPU per call, two thirds of what routing a call costs (bench/ROUTING.md).
+Here the lookup is one statement on a read-only driver connection:
+
+- SQLite: a stdlib `sqlite3` connection opened read-only, queried in one hop to its own thread
+  (the event loop never blocks on the file, so the decision budget still holds; WAL readers
+  never wait for the writer);
+- PostgreSQL: an asyncpg pool in autocommit, read-only sessions, the statement prepared once.
+
+The directory (departments, hours, managers) is still loaded through `models.directory`, which
+happens once at start-up and then every `directory_refresh_seconds`, off the hot path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from router.directory import ContactView, Directory
+
+CONTACT_SQL = "SELECT id, phone, name, responsible_manager_id FROM contacts WHERE phone = {}"
+
+
+class DbLookupSource:
+    """A DirectorySource on `database_url`; `close()` releases its connections."""
+
+    def __init__(self, database_url: str, pool_size: int = 4) -> None:
+        from sqlalchemy.engine import make_url
+
+        from models.db import normalize_url
+
+        self.url = normalize_url(database_url)
+        self._parsed = make_url(self.url)
+        self._pool_size = pool_size
+        self._directory_source: Any = None
+        self._lookup: _SqliteLookup | _PostgresLookup | None = None
+
+    async def load_directory(self) -> Directory:
+        if self._directory_source is None:
+            from models.db import Database
+            from models.directory import DbDirectorySource
+
+            self._directory_source = DbDirectorySource(Database(self.url))
+        return await self._directory_source.load_directory()
+
+    async def find_contact(self, phone_e164: str) -> ContactView | None:
+        if self._lookup is None:
+            self._lookup = self._open()
+        row = await self._lookup.fetch(phone_e164)
+        return ContactView(row[0], row[1], row[2], row[3]) if row is not None else None
+
+    def _open(self) -> _SqliteLookup | _PostgresLookup:
+        backend = self._parsed.get_backend_name()
+        if backend == "sqlite":
+            return _SqliteLookup(self._parsed.database or "")
+        if backend == "postgresql":
+            url = self._parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+            return _PostgresLookup(url, self._pool_size)
+        raise ValueError(f"no fast lookup for {backend!r} databases")
+
+    async def close(self) -> None:
+        if self._lookup is not None:
+            await self._lookup.close()
+            self._lookup = None
+        if self._directory_source is not None:
+            await self._directory_source._db.dispose()
+
+
+class _SqliteLookup:
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="contact-lookup")
+        self._connection: Any = None
+
+    def _fetch(self, phone: str) -> tuple[Any, ...] | None:
+        if self._connection is None:
+            import sqlite3
+            from pathlib import Path
+
+            uri = Path(self._path).resolve().as_uri() + "?mode=ro"
+            self._connection = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=10)
+            self._connection.execute("PRAGMA query_only=1")
+        return self._connection.execute(CONTACT_SQL.format("?"), (phone,)).fetchone()
+
+    async def fetch(self, phone: str) -> tuple[Any, ...] | None:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._fetch, phone)
+
+    async def close(self) -> None:
+        def _close() -> None:
+            if self._connection is not None:
+                self._connection.close()
+
+        await asyncio.get_running_loop().run_in_executor(self._executor, _close)
+        self._executor.shutdown(wait=False)
+
+
+async def _no_reset(_connection: Any) -> None:
+    """Lookups run in autocommit and leave no state: skip asyncpg's reset round trip."""
+
+
+class _PostgresLookup:
+    def __init__(self, url: str, size: int) -> None:
+        self._url = url
+        self._size = size
+        self._pool: Any = None
+        self._opening: asyncio.Lock = asyncio.Lock()
+
+    async def fetch(self, phone: str) -> tuple[Any, ...] | None:
+        if self._pool is None:
+            async with self._opening:
+                if self._pool is None:
+                    import asyncpg
+
+                    self._pool = await asyncpg.create_pool(
+                        self._url,
+                        min_size=1,
+                        max_size=self._size,
+                        reset=_no_reset,
+                        server_settings={
+                            "default_transaction_read_only": "on",
+                            "application_name": "callrouter-agi",
+                        },
+                    )
+        row = await self._pool.fetchrow(CONTACT_SQL.format("$1"), phone)
+        return tuple(row) if row is not None else None
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
