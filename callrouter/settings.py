@@ -194,18 +194,22 @@ def _config_path() -> Path | None:
 
 
 def _refuse_world_readable_secret(path: Path) -> None:
-    """A settings file that holds the AMI secret must not be readable by everyone."""
+    """A settings file that holds a secret (AMI secret, SMTP password) must not be world-readable."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError):
         return  # the settings source reports the syntax error
-    ami = data.get("ami")
-    if not isinstance(ami, dict) or not ami.get("secret"):
-        return
-    if path.stat().st_mode & stat.S_IROTH:
+    secrets = {("ami", "secret"): "the AMI secret", ("smtp", "password"): "the SMTP password"}
+    held = [
+        what
+        for (section, key), what in secrets.items()
+        if isinstance(data.get(section), dict) and data[section].get(key)
+    ]
+    if held and path.stat().st_mode & stat.S_IROTH:
         raise SettingsError(
-            f"{path} holds the AMI secret and is world-readable; "
-            f"run: chmod 640 {path} (or move the secret to ami.secret_file or CALLROUTER_AMI__SECRET)"
+            f"{path} holds {' and '.join(held)} and is world-readable; run: chmod 640 {path} "
+            "(or move the secret to ami.secret_file / the CALLROUTER_AMI__SECRET and "
+            "CALLROUTER_SMTP__PASSWORD environment variables)"
         )
 
 
