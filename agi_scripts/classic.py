@@ -50,10 +50,11 @@ def source_from_settings(settings: Settings) -> DirectorySource:
     return DbDirectorySource(Database(settings.database_url))
 
 
-async def run(settings: Settings, source: DirectorySource) -> int:
+async def run(settings: Settings, source: DirectorySource, preread: bytes = b"") -> int:
     """Route the one call on stdin/stdout; 0 even on failure (the dialplan reads the result)."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=LINE_LIMIT)
+    reader.feed_data(preread)  # what a caller (the relay) already took from stdin
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
     transport = StdioTransport(reader, sys.stdout.fileno())
     hung_up = asyncio.Event()
@@ -74,11 +75,11 @@ async def run(settings: Settings, source: DirectorySource) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, preread: bytes = b"") -> int:
     """Entry point of `callrouter-agi` (AGI(callrouter-agi) in the dialplan)."""
     logging.basicConfig(level=logging.WARNING, format="callrouter-agi: %(message)s")
     settings = load_settings()
-    return asyncio.run(run(settings, source_from_settings(settings)))
+    return asyncio.run(run(settings, source_from_settings(settings), preread))
 
 
 if __name__ == "__main__":

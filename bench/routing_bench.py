@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import os
 import platform
+import socket
 import subprocess
 import sys
 import time
@@ -194,15 +195,31 @@ def fastagi_rows(
     return rows
 
 
-def classic_row(db: str, url: str, plan: Plan) -> tuple[str, ...]:
+def classic_rows(db: str, url: str, plan: Plan) -> list[tuple[str, ...]]:
+    """`callrouter-agi` handing the call to a running service, and routing in process."""
     envs = CallerMix(plan.contacts, plan.known_share, seed=99).envs(plan.classic_runs + 1)
-    classic, floor = run_cold_starts(url, envs, plan.classic_runs)
+    server = ServerProcess("real", "--db", url, "--source", "lookup")
+    try:
+        relayed, floor = run_cold_starts(url, envs, plan.classic_runs, service_port=server.port)
+    finally:
+        server.stop()
+    with socket.socket() as probe:  # a port nobody listens on: the service is down
+        probe.bind(("127.0.0.1", 0))
+        down = probe.getsockname()[1]
+    in_process, _ = run_cold_starts(url, envs, plan.classic_runs, service_port=down)
+    return [
+        _classic_row("classic cold start, service up (p90 in p99 column)", db, relayed, floor),
+        _classic_row("classic cold start, service down (p90 in p99 column)", db, in_process, floor),
+    ]
+
+
+def _classic_row(name: str, db: str, classic: list, floor: list) -> tuple[str, ...]:
     lat = sorted(c.dial_after for c in classic if c.dial_after is not None)
     flat = sorted(c.dial_after for c in floor if c.dial_after is not None)
     cpu = sum(c.cpu for c in classic) / len(classic)
     fcpu = sum(c.cpu for c in floor) / len(floor)
     return (
-        "classic cold start (p90 in p99 column)",
+        name,
         db,
         "-",
         _ms(percentile(lat, 50)),
@@ -276,7 +293,7 @@ def run(
                     f"{base.saturation.generator_busy:.0%} (floor)"
                 )
             if plan.classic_runs:
-                rows.append(classic_row(db, url, plan))
+                rows.extend(classic_rows(db, url, plan))
         finally:
             if db == "postgresql" and not keep_db:
                 routing_db.drop_postgres(postgres_db)

@@ -87,13 +87,19 @@ def cold_start(command: list[str], env_lines: list[bytes], environ: dict[str, st
 
 
 def run_cold_starts(
-    db_url: str, envs: list[list[bytes]], runs: int
+    db_url: str, envs: list[list[bytes]], runs: int, service_port: int
 ) -> tuple[list[ColdStart], list[ColdStart]]:
-    """(classic, floor) samples, interleaved so both see the same machine state."""
+    """(classic, floor) samples, interleaved so both see the same machine state.
+
+    `callrouter-agi` relays to the FastAGI service at 127.0.0.1:`service_port`; a port nobody
+    listens on makes it route in process.
+    """
     environ = {
         **os.environ,
         "CALLROUTER_DATABASE_URL": db_url,
         "CALLROUTER_CONFIG": "",
+        "CALLROUTER_AGI__HOST": "127.0.0.1",
+        "CALLROUTER_AGI__PORT": str(service_port),
     }
     environ.pop("CALLROUTER_AGI__DIRECTORY_FILE", None)
     classic, floor = [], []

@@ -64,7 +64,7 @@ class AgiSettings(BaseModel):
     env_timeout: float = 5.0  # the whole AGI environment must arrive within this
     command_timeout: float = 5.0  # the reply to any command but Dial
     dial_max_seconds: float = 4 * 3600.0  # an answered Dial returns only when the call ends
-    max_sessions: int = 200
+    max_sessions: int = 1000
     # A JSON directory snapshot instead of the database (tests, demos); None = the database.
     directory_file: Path | None = None
 
