@@ -127,6 +127,12 @@ class RouteDecider:
         directory = self._directory or await self._first_load()
         return directory, await self._find(call)
 
+    async def settle(self, within: float) -> None:
+        """Give abandoned lookups up to `within` seconds to finish cleaning up (call before the
+        database engine is disposed: a lookup still stuck in it would never complete)."""
+        if self._abandoned:
+            await asyncio.wait(set(self._abandoned), timeout=within)
+
     def _abandon(self, lookup: asyncio.Task[tuple[Directory, ContactView | None]]) -> None:
         """Cancel a lookup and let its cleanup finish in the background."""
         lookup.cancel()

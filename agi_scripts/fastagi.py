@@ -64,6 +64,7 @@ class FastAgiServer:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        await self.decider.settle(self.settings.shutdown_grace)
         if self._server is not None:
             await self._server.wait_closed()
 
