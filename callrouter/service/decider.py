@@ -24,13 +24,20 @@ class SwappableDecider:
     def __init__(self, decider: RouteDecider, refresh_seconds: float) -> None:
         self.current = decider
         self.refresh_seconds = refresh_seconds
+        self._retired: list[RouteDecider] = []
 
     @property
     def directory(self) -> Directory | None:
         return self.current.directory
 
     def swap(self, decider: RouteDecider, refresh_seconds: float) -> None:
+        self._retired.append(self.current)  # its abandoned lookups still need settling
         self.current, self.refresh_seconds = decider, refresh_seconds
+
+    async def settle(self, within: float) -> None:
+        """Let abandoned lookups of every decider used so far finish (before the engine goes)."""
+        deciders = [*self._retired, self.current]
+        await asyncio.gather(*(decider.settle(within) for decider in deciders))
 
     async def decide(self, env: AgiEnv) -> Decision:
         started = time.perf_counter()
