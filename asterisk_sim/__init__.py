@@ -19,6 +19,17 @@ from .scenario import Caller, CallResult, DialOutcome, Phone, SimConfig
 from .simulator import AsteriskSimulator
 
 __all__ = [
-    "AsteriskSimulator", "Caller", "CallResult", "Clock", "DialOutcome", "Phone", "RealClock",
-    "SimConfig", "VirtualClock", "every_byte", "random_splitter", "split_at", "whole",
+    "AsteriskSimulator",
+    "Caller",
+    "CallResult",
+    "Clock",
+    "DialOutcome",
+    "Phone",
+    "RealClock",
+    "SimConfig",
+    "VirtualClock",
+    "every_byte",
+    "random_splitter",
+    "split_at",
+    "whole",
 ]

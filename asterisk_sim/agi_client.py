@@ -77,8 +77,13 @@ Handler = Callable[["AgiSession", list[str]], Awaitable[tuple[int, str, int]]]
 
 
 class AgiSession:
-    def __init__(self, call: AgiCall, address: tuple[str, int], hold: Callable[[], AbstractContextManager[None]],
-                 rng: random.Random) -> None:
+    def __init__(
+        self,
+        call: AgiCall,
+        address: tuple[str, int],
+        hold: Callable[[], AbstractContextManager[None]],
+        rng: random.Random,
+    ) -> None:
         self.call = call
         self.address = address
         self.hold = hold
@@ -153,9 +158,12 @@ class AgiSession:
             res, body, code = await handler(self, argv)
             text = RESULT_TEXT.get(res, "Unknown Result") if code == 200 else USAGE_MSG
             await self._send(body)
-        self.call.emit("AGIExecEnd", "agi,all",
-                       _exec_start(self.call.caller, command_id, line)
-                       + [("ResultCode", str(code)), ("Result", text)])
+        self.call.emit(
+            "AGIExecEnd",
+            "agi,all",
+            _exec_start(self.call.caller, command_id, line)
+            + [("ResultCode", str(code)), ("Result", text)],
+        )
         await self.notify_hangup()
 
     def _find(self, argv: list[str]) -> tuple[Handler | None, bool, int]:

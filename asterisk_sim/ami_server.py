@@ -13,9 +13,27 @@ from . import events as ev
 from .chunking import Splitter, whole
 
 BANNER = b"Asterisk Call Manager/9.0.0\r\n"
-ALL_CLASSES = {"system", "call", "log", "verbose", "command", "agent", "user", "config", "dtmf",
-               "reporting", "cdr", "dialplan", "originate", "agi", "cc", "aoc", "test",
-               "security", "message"}
+ALL_CLASSES = {
+    "system",
+    "call",
+    "log",
+    "verbose",
+    "command",
+    "agent",
+    "user",
+    "config",
+    "dtmf",
+    "reporting",
+    "cdr",
+    "dialplan",
+    "originate",
+    "agi",
+    "cc",
+    "aoc",
+    "test",
+    "security",
+    "message",
+}
 
 
 @dataclass
@@ -61,8 +79,9 @@ def _eventmask(value: str) -> set[str]:
 
 
 class AmiServer:
-    def __init__(self, now: Callable[[], float], users: dict[str, str],
-                 splitter: Splitter = whole) -> None:
+    def __init__(
+        self, now: Callable[[], float], users: dict[str, str], splitter: Splitter = whole
+    ) -> None:
         self.now = now
         self.users = dict(users)
         self.splitter = splitter
@@ -120,14 +139,16 @@ class AmiServer:
         self.booting = True
         self._server = await asyncio.start_server(self._handle, self.host, self.port)
         self.booted_at = self.last_reload_at = self.now()
-        self.broadcast("VarSet", "dialplan,all",
-                       ev.global_varset("AGI_URL", "agi://127.0.0.1:4573/route"))
+        self.broadcast(
+            "VarSet", "dialplan,all", ev.global_varset("AGI_URL", "agi://127.0.0.1:4573/route")
+        )
         await asyncio.sleep(boot_for)
         self.booting = False
         self.broadcast("FullyBooted", "system,all", ev.fully_booted_boot(0, 0))
 
-    async def _close_at_once(self, reader: asyncio.StreamReader,
-                             writer: asyncio.StreamWriter) -> None:
+    async def _close_at_once(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
         writer.close()
 
     async def _flush_all(self) -> None:
@@ -137,8 +158,9 @@ class AmiServer:
             await asyncio.sleep(0)
 
     # ---- events ----------------------------------------------------------------------
-    def broadcast(self, event: str, privilege: str, fields: ev.Fields,
-                  timestamp: bool = True) -> ev.Fields:
+    def broadcast(
+        self, event: str, privilege: str, fields: ev.Fields, timestamp: bool = True
+    ) -> ev.Fields:
         full = ev.with_header(event, privilege, fields, self.now() if timestamp else None)
         data = ev.render(full)
         text = data.decode("utf-8")
@@ -204,8 +226,7 @@ class AmiServer:
                     await asyncio.sleep(0)
                     return
 
-    def _reply(self, s: AmiSession, msg: dict[str, str], response: str,
-               extra: ev.Fields) -> None:
+    def _reply(self, s: AmiSession, msg: dict[str, str], response: str, extra: ev.Fields) -> None:
         fields: ev.Fields = [("Response", response)]
         if "actionid" in msg:
             fields.append(("ActionID", msg["actionid"]))
@@ -237,13 +258,25 @@ class AmiServer:
         self._reply(s, msg, "Success", [("Message", "Authentication accepted")])
         now = self.now()
         if not self.booting and "system" in s.classes:
-            self._send(s, [("Event", "FullyBooted"), ("Privilege", "system,all")]
-                       + ev.fully_booted_login(int(now - self.booted_at),
-                                               int(now - self.last_reload_at)))
+            self._send(
+                s,
+                [("Event", "FullyBooted"), ("Privilege", "system,all")]
+                + ev.fully_booted_login(int(now - self.booted_at), int(now - self.last_reload_at)),
+            )
         remote = s.writer.get_extra_info("peername") or ("127.0.0.1", 0)
-        self.broadcast("SuccessfulAuth", "security,all", ev.successful_auth(
-            now, "AMI", user, s.session_id, f"IPV4/TCP/{self.host}/{self.port}",
-            f"IPV4/TCP/{remote[0]}/{remote[1]}", session_tv=True))
+        self.broadcast(
+            "SuccessfulAuth",
+            "security,all",
+            ev.successful_auth(
+                now,
+                "AMI",
+                user,
+                s.session_id,
+                f"IPV4/TCP/{self.host}/{self.port}",
+                f"IPV4/TCP/{remote[0]}/{remote[1]}",
+                session_tv=True,
+            ),
+        )
         return True
 
     def _logoff(self, s: AmiSession, msg: dict[str, str]) -> bool:

@@ -40,20 +40,31 @@ class CdrRecord:
 
     def event_fields(self, mappings: bool) -> Fields:
         out: Fields = [
-            ("AccountCode", self.accountcode), ("Source", self.source),
-            ("Destination", self.destination), ("DestinationContext", self.dcontext),
-            ("CallerID", self.clid), ("Channel", self.channel),
-            ("DestinationChannel", self.dstchannel), ("LastApplication", self.lastapp),
-            ("LastData", self.lastdata), ("StartTime", local_time(self.start)),
+            ("AccountCode", self.accountcode),
+            ("Source", self.source),
+            ("Destination", self.destination),
+            ("DestinationContext", self.dcontext),
+            ("CallerID", self.clid),
+            ("Channel", self.channel),
+            ("DestinationChannel", self.dstchannel),
+            ("LastApplication", self.lastapp),
+            ("LastData", self.lastdata),
+            ("StartTime", local_time(self.start)),
             ("AnswerTime", "" if self.answer is None else local_time(self.answer)),
-            ("EndTime", local_time(self.end or self.start)), ("Duration", str(self.duration)),
-            ("BillableSeconds", str(self.billsec)), ("Disposition", self.disposition),
-            ("AMAFlags", "DOCUMENTATION"), ("UniqueID", self.uniqueid),
+            ("EndTime", local_time(self.end or self.start)),
+            ("Duration", str(self.duration)),
+            ("BillableSeconds", str(self.billsec)),
+            ("Disposition", self.disposition),
+            ("AMAFlags", "DOCUMENTATION"),
+            ("UniqueID", self.uniqueid),
             ("UserField", self.userfield),
         ]
         if mappings:
-            out += [("LinkedID", self.linkedid), ("Sequence", str(self.sequence)),
-                    ("RecordingFile", self.recordingfile)]
+            out += [
+                ("LinkedID", self.linkedid),
+                ("Sequence", str(self.sequence)),
+                ("RecordingFile", self.recordingfile),
+            ]
         return out
 
     def csv_line(self) -> str:
@@ -61,11 +72,26 @@ class CdrRecord:
             return '"' + s.replace('"', '""') + '"'
 
         answer = "" if self.answer is None else q(local_time(self.answer))
-        cols = [q(self.accountcode), q(self.source), q(self.destination), q(self.dcontext),
-                q(self.clid), q(self.channel), q(self.dstchannel), q(self.lastapp),
-                q(self.lastdata), q(local_time(self.start)), answer,
-                q(local_time(self.end or self.start)), str(self.duration), str(self.billsec),
-                q(self.disposition), q("DOCUMENTATION"), q(self.uniqueid), q(self.userfield)]
+        cols = [
+            q(self.accountcode),
+            q(self.source),
+            q(self.destination),
+            q(self.dcontext),
+            q(self.clid),
+            q(self.channel),
+            q(self.dstchannel),
+            q(self.lastapp),
+            q(self.lastdata),
+            q(local_time(self.start)),
+            answer,
+            q(local_time(self.end or self.start)),
+            str(self.duration),
+            str(self.billsec),
+            q(self.disposition),
+            q("DOCUMENTATION"),
+            q(self.uniqueid),
+            q(self.userfield),
+        ]
         return ",".join(cols)
 
     def as_dict(self) -> dict[str, str]:

@@ -13,7 +13,7 @@ def whole(data: bytes) -> list[bytes]:
 
 
 def every_byte(data: bytes) -> list[bytes]:
-    return [data[i:i + 1] for i in range(len(data))]
+    return [data[i : i + 1] for i in range(len(data))]
 
 
 def split_at(*offsets: int) -> Splitter:

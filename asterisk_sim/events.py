@@ -10,8 +10,13 @@ from .channels import Channel
 Fields = list[tuple[str, str]]
 
 QUEUE_STATUS = {"NOT_INUSE": 1, "INUSE": 2, "BUSY": 3, "UNAVAILABLE": 5, "RINGING": 6}
-CAUSE_TXT = {0: "Unknown", 16: "Normal Clearing", 17: "User busy", 20: "Subscriber absent",
-             26: "Answered elsewhere"}
+CAUSE_TXT = {
+    0: "Unknown",
+    16: "Normal Clearing",
+    17: "User busy",
+    20: "Subscriber absent",
+    26: "Answered elsewhere",
+}
 
 
 def local_time(t: float) -> str:
@@ -67,8 +72,7 @@ def agi_exec_start(ch: Channel, command_id: int, command: str) -> Fields:
 
 
 def agi_exec_end(ch: Channel, command_id: int, command: str, code: int, result: str) -> Fields:
-    return agi_exec_start(ch, command_id, command) + [("ResultCode", str(code)),
-                                                     ("Result", result)]
+    return agi_exec_start(ch, command_id, command) + [("ResultCode", str(code)), ("Result", result)]
 
 
 def bridge_fields(bridge_id: str, num_channels: int) -> Fields:
@@ -93,16 +97,36 @@ def device_state(device: str, state: str) -> Fields:
 
 def queue_member(device: str, state: str, login_time: int) -> Fields:
     return [
-        ("Queue", "managers"), ("MemberName", device), ("Interface", device),
-        ("StateInterface", device), ("Membership", "static"), ("Penalty", "0"),
-        ("CallsTaken", "0"), ("LastCall", "0"), ("LastPause", "0"),
-        ("LoginTime", str(login_time)), ("InCall", "0"), ("Status", str(QUEUE_STATUS[state])),
-        ("Paused", "0"), ("PausedReason", ""), ("Ringinuse", "1"), ("Wrapuptime", "0"),
+        ("Queue", "managers"),
+        ("MemberName", device),
+        ("Interface", device),
+        ("StateInterface", device),
+        ("Membership", "static"),
+        ("Penalty", "0"),
+        ("CallsTaken", "0"),
+        ("LastCall", "0"),
+        ("LastPause", "0"),
+        ("LoginTime", str(login_time)),
+        ("InCall", "0"),
+        ("Status", str(QUEUE_STATUS[state])),
+        ("Paused", "0"),
+        ("PausedReason", ""),
+        ("Ringinuse", "1"),
+        ("Wrapuptime", "0"),
     ]
 
 
-def cel(ch: Channel, name: str, now: float, *, app: str | None = None, data: str | None = None,
-        peer: str = "", extra: dict[str, object] | None = None, bare: bool = False) -> Fields:
+def cel(
+    ch: Channel,
+    name: str,
+    now: float,
+    *,
+    app: str | None = None,
+    data: str | None = None,
+    peer: str = "",
+    extra: dict[str, object] | None = None,
+    bare: bool = False,
+) -> Fields:
     return [
         ("EventName", name),
         ("AccountCode", ch.accountcode),
@@ -148,12 +172,25 @@ def iso_tv(t: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{ms:03d}+0000"
 
 
-def successful_auth(now: float, service: str, account: str, session_id: str, local: str,
-                    remote: str, session_tv: bool) -> Fields:
+def successful_auth(
+    now: float,
+    service: str,
+    account: str,
+    session_id: str,
+    local: str,
+    remote: str,
+    session_tv: bool,
+) -> Fields:
     out = [
-        ("EventTV", iso_tv(now)), ("Severity", "Informational"), ("Service", service),
-        ("EventVersion", "1"), ("AccountID", account), ("SessionID", session_id),
-        ("LocalAddress", local), ("RemoteAddress", remote), ("UsingPassword", "0"),
+        ("EventTV", iso_tv(now)),
+        ("Severity", "Informational"),
+        ("Service", service),
+        ("EventVersion", "1"),
+        ("AccountID", account),
+        ("SessionID", session_id),
+        ("LocalAddress", local),
+        ("RemoteAddress", remote),
+        ("UsingPassword", "0"),
     ]
     if session_tv:
         out.append(("SessionTV", iso_tv(now)))

@@ -25,9 +25,19 @@ QOS_VARS = {
     "RTPAUDIOQOSRTT": "     minrtt=000.000000;     maxrtt=000.000000;     avgrtt=000.000000;     stdevrtt=000.000000;",
     "RTPAUDIOQOSMES": "   minrxmes=000.000000;   maxrxmes=000.000000;   avgrxmes=000.000000;   stdevrxmes=000.000000;   mintxmes=000.000000;   maxtxmes=000.000000;   avgtxmes=000.000000;   stdevtxmes=000.000000;",
 }
-DIAL_CLEAR = ("DIALSTATUS", "DIALEDPEERNUMBER", "DIALEDPEERNAME", "ANSWEREDTIME",
-              "ANSWEREDTIME_MS", "DIALEDTIME", "DIALEDTIME_MS", "RINGTIME", "RINGTIME_MS",
-              "PROGRESSTIME", "PROGRESSTIME_MS")
+DIAL_CLEAR = (
+    "DIALSTATUS",
+    "DIALEDPEERNUMBER",
+    "DIALEDPEERNAME",
+    "ANSWEREDTIME",
+    "ANSWEREDTIME_MS",
+    "DIALEDTIME",
+    "DIALEDTIME_MS",
+    "RINGTIME",
+    "RINGTIME_MS",
+    "PROGRESSTIME",
+    "PROGRESSTIME_MS",
+)
 HANGUPCAUSE_BY_STATUS = {"ANSWER": 16, "NOANSWER": 0, "CANCEL": 0, "BUSY": 17, "CHANUNAVAIL": 20}
 OUTGOING_LINE = "(Outgoing Line)"
 
@@ -92,8 +102,11 @@ class Pbx:
         if dev is None:
             peer = name.split("/", 1)[-1]
             phone = self.phones.get(peer)
-            dev = Device(name, registered=phone.registered if phone else peer == self.cfg.trunk,
-                         in_use=bool(phone and phone.in_use))
+            dev = Device(
+                name,
+                registered=phone.registered if phone else peer == self.cfg.trunk,
+                in_use=bool(phone and phone.in_use),
+            )
             self.devices[name] = dev
         return dev
 
@@ -104,8 +117,9 @@ class Pbx:
             dev.registered, dev.in_use = phone.registered, phone.in_use
 
     # ---- output ----------------------------------------------------------------------
-    def emit(self, event: str, privilege: str, fields: ev.Fields,
-             log: list[ev.Fields] | None = None) -> None:
+    def emit(
+        self, event: str, privilege: str, fields: ev.Fields, log: list[ev.Fields] | None = None
+    ) -> None:
         if self.ami is not None:
             full = self.ami.broadcast(event, privilege, fields)
         else:
@@ -188,8 +202,11 @@ class Call:
         self.emit("DeviceStateChange", "call,all", ev.device_state(dev.name, state))
         peer = dev.name.split("/", 1)[-1]
         if queue and peer in self.cfg.queue_members:
-            self.noise("QueueMemberStatus", "agent,all",
-                       ev.queue_member(dev.name, state, self.pbx.queue_login_time))
+            self.noise(
+                "QueueMemberStatus",
+                "agent,all",
+                ev.queue_member(dev.name, state, self.pbx.queue_login_time),
+            )
 
     def poll(self) -> None:
         """Caller gives up outside Dial (e.g. while the routing service thinks)."""
@@ -210,10 +227,16 @@ class Call:
 
     def _builtins(self) -> dict[str, str]:
         c = self.caller
-        return {"CHANNEL": c.name, "UNIQUEID": c.uniqueid, "EXTEN": c.exten,
-                "CONTEXT": c.context, "PRIORITY": str(c.priority),
-                "HANGUPCAUSE": str(c.hangupcause), "EPOCH": str(int(self.now)),
-                "CALLERID(num)": c.cid_num}
+        return {
+            "CHANNEL": c.name,
+            "UNIQUEID": c.uniqueid,
+            "EXTEN": c.exten,
+            "CONTEXT": c.context,
+            "PRIORITY": str(c.priority),
+            "HANGUPCAUSE": str(c.hangupcause),
+            "EPOCH": str(int(self.now)),
+            "CALLERID(num)": c.cid_num,
+        }
 
     def function(self, expr: str) -> str:
         m = re.fullmatch(r"([A-Z_]+)\((.*)\)", expr.strip(), re.S)
@@ -236,7 +259,7 @@ class Call:
                     if text[j] == "}":
                         depth -= 1
                     j += 1
-                inner = self.substitute(text[i + 2:j - 1])
+                inner = self.substitute(text[i + 2 : j - 1])
                 out.append(self.get_variable(inner) or "")
                 i = j
             else:
@@ -254,15 +277,26 @@ class Call:
         c = self.caller
         url = self.cfg.agi_url
         return [
-            ("agi_network", "yes"), ("agi_network_script", url.rsplit("/", 1)[-1]),
-            ("agi_request", url), ("agi_channel", c.name), ("agi_language", c.language),
-            ("agi_type", self.cfg.tech), ("agi_uniqueid", c.uniqueid),
-            ("agi_version", self.cfg.version), ("agi_callerid", c.cid_num),
-            ("agi_calleridname", c.cid_name or "unknown"), ("agi_callingpres", "0"),
-            ("agi_callingani2", "0"), ("agi_callington", "0"), ("agi_callingtns", "0"),
-            ("agi_dnid", c.dnid or "unknown"), ("agi_rdnis", "unknown"),
-            ("agi_context", c.context), ("agi_extension", c.exten),
-            ("agi_priority", str(c.priority)), ("agi_enhanced", "0.0"),
+            ("agi_network", "yes"),
+            ("agi_network_script", url.rsplit("/", 1)[-1]),
+            ("agi_request", url),
+            ("agi_channel", c.name),
+            ("agi_language", c.language),
+            ("agi_type", self.cfg.tech),
+            ("agi_uniqueid", c.uniqueid),
+            ("agi_version", self.cfg.version),
+            ("agi_callerid", c.cid_num),
+            ("agi_calleridname", c.cid_name or "unknown"),
+            ("agi_callingpres", "0"),
+            ("agi_callingani2", "0"),
+            ("agi_callington", "0"),
+            ("agi_callingtns", "0"),
+            ("agi_dnid", c.dnid or "unknown"),
+            ("agi_rdnis", "unknown"),
+            ("agi_context", c.context),
+            ("agi_extension", c.exten),
+            ("agi_priority", str(c.priority)),
+            ("agi_enhanced", "0.0"),
             ("agi_accountcode", c.accountcode),
             ("agi_threadid", str(139789000000000 + self.pbx.rng.randrange(1 << 28))),
         ]
@@ -312,8 +346,11 @@ class Call:
             leg.device.ringing += 1
             if not self._is_trunk(leg):
                 self.device_changed(leg.device)
-            self.emit("DialBegin", "call,all",
-                      ev.dial_fields(c, leg.channel) + [("DialString", leg.dial_string)])
+            self.emit(
+                "DialBegin",
+                "call,all",
+                ev.dial_fields(c, leg.channel) + [("DialString", leg.dial_string)],
+            )
             if self._is_trunk(leg):
                 self.cel(leg.channel, "CHAN_START", bare=True)
         if len(legs) == 1 and not self._is_trunk(legs[0]):
@@ -341,12 +378,18 @@ class Call:
         dev = self.pbx.device(f"{tech}/{peer}")
         trunk = peer == self.cfg.trunk
         if trunk:
-            leg_ch = self.pbx.new_channel(peer, linkedid=c.linkedid, cid_num="", cid_name="",
-                                          context="inbound", exten="s")
+            leg_ch = self.pbx.new_channel(
+                peer, linkedid=c.linkedid, cid_num="", cid_name="", context="inbound", exten="s"
+            )
         else:
-            leg_ch = self.pbx.new_channel(peer, linkedid=c.linkedid, cid_num=peer,
-                                          cid_name=behaviour.name or f"Manager {peer}",
-                                          context="phones", exten="s")
+            leg_ch = self.pbx.new_channel(
+                peer,
+                linkedid=c.linkedid,
+                cid_num=peer,
+                cid_name=behaviour.name or f"Manager {peer}",
+                context="phones",
+                exten="s",
+            )
         leg_ch.ani = leg_ch.cid_num or number
         dial_string = f"{peer}/{number}" if number else peer
         if not trunk:
@@ -364,10 +407,20 @@ class Call:
             self.emit("NewCallerid", "call,all", ev.new_callerid(leg_ch))
         self.noise("NewConnectedLine", "call,all", ev.snapshot(leg_ch))
         rec = CdrRecord(
-            source=c.cid_num, destination=c.exten, dcontext=c.context,
-            clid=clid(c.cid_name, c.cid_num), channel=c.name, dstchannel=leg_ch.name,
-            lastapp="Dial", lastdata=data, start=self.cdr_next_start, uniqueid=c.uniqueid,
-            linkedid=c.linkedid, sequence=self._next_sequence(), recordingfile=self.recording)
+            source=c.cid_num,
+            destination=c.exten,
+            dcontext=c.context,
+            clid=clid(c.cid_name, c.cid_num),
+            channel=c.name,
+            dstchannel=leg_ch.name,
+            lastapp="Dial",
+            lastdata=data,
+            start=self.cdr_next_start,
+            uniqueid=c.uniqueid,
+            linkedid=c.linkedid,
+            sequence=self._next_sequence(),
+            recordingfile=self.recording,
+        )
         leg = Leg(leg_ch, dev, behaviour, dial_string, rec)
         self.legs_ever.append(leg)
         return leg
@@ -424,18 +477,21 @@ class Call:
             self.varset(self.caller, "RINGTIME", str(int(self.now - start)))
             self.varset(self.caller, "RINGTIME_MS", str(int((self.now - start) * 1000)))
         if self._is_trunk(leg):
-            self.emit("DeviceStateChange", "call,all", ev.device_state(leg.device.name,
-                                                                       "NOT_INUSE"))
+            self.emit(
+                "DeviceStateChange", "call,all", ev.device_state(leg.device.name, "NOT_INUSE")
+            )
         else:
             self.device_changed(leg.device, queue=False)
-        self.emit("DialState", "call,all",
-                  ev.dial_fields(self.caller, ch) + [("DialStatus", "RINGING")])
+        self.emit(
+            "DialState", "call,all", ev.dial_fields(self.caller, ch) + [("DialStatus", "RINGING")]
+        )
 
     def _leg_gone(self, leg: Leg, cause: int, source: str = "", lag: bool = False) -> None:
         ch = leg.channel
         leg.gone = True
-        self.cel(ch, "HANGUP", extra={"hangupcause": cause, "hangupsource": source,
-                                      "dialstatus": ""})
+        self.cel(
+            ch, "HANGUP", extra={"hangupcause": cause, "hangupsource": source, "dialstatus": ""}
+        )
         self.cel(ch, "CHAN_END")
         if leg.answered:
             leg.device.up -= 1
@@ -453,8 +509,11 @@ class Call:
         self.device_changed(dev)
 
     def _leg_busy(self, leg: Leg) -> None:
-        self.emit("DialEnd", "call,all",
-                  ev.dial_fields(self.caller, leg.channel) + [("DialStatus", "BUSY")])
+        self.emit(
+            "DialEnd",
+            "call,all",
+            ev.dial_fields(self.caller, leg.channel) + [("DialStatus", "BUSY")],
+        )
         self._leg_gone(leg, 17)
         leg.cdr.end = self.now
         leg.cdr.disposition = "BUSY"
@@ -462,15 +521,20 @@ class Call:
     def _end_legs(self, outcome: DialOutcome, legs: list[Leg], status: str, res: int) -> int:
         live = [leg for leg in legs if not leg.gone]
         for leg in live:
-            self.emit("DialEnd", "call,all",
-                      ev.dial_fields(self.caller, leg.channel) + [("DialStatus", status)])
+            self.emit(
+                "DialEnd",
+                "call,all",
+                ev.dial_fields(self.caller, leg.channel) + [("DialStatus", status)],
+            )
         for leg in live:
-            lag = (status == "NOANSWER" and self.cfg.devstate_lag > 0
-                   and self.pbx.rng.random() < self.cfg.devstate_lag)
+            lag = (
+                status == "NOANSWER"
+                and self.cfg.devstate_lag > 0
+                and self.pbx.rng.random() < self.cfg.devstate_lag
+            )
             self._leg_gone(leg, 16, lag=lag)
             leg.cdr.end = self.now
-        if status != "CANCEL" and any(leg.cdr.disposition == "BUSY" for leg in legs) \
-                and not live:
+        if status != "CANCEL" and any(leg.cdr.disposition == "BUSY" for leg in legs) and not live:
             status = "BUSY"
         return self._dial_done(outcome, status, res)
 
@@ -496,8 +560,9 @@ class Call:
             self._connect(w)
         losers = [leg for leg in legs if leg is not winner and not leg.gone]
         for leg in losers:
-            self.emit("DialEnd", "call,all",
-                      ev.dial_fields(c, leg.channel) + [("DialStatus", "CANCEL")])
+            self.emit(
+                "DialEnd", "call,all", ev.dial_fields(c, leg.channel) + [("DialStatus", "CANCEL")]
+            )
         for leg in losers:
             self._leg_gone(leg, 26)
             leg.cdr.end = self.now
@@ -600,8 +665,13 @@ class Call:
         records = [leg.cdr for leg in self.legs_ever]
         if dialplan_hangup:
             records.append(self._trailer(status))
-        self.cel(c, "HANGUP", app="", data="",
-                 extra={"hangupcause": cause, "hangupsource": source, "dialstatus": status})
+        self.cel(
+            c,
+            "HANGUP",
+            app="",
+            data="",
+            extra={"hangupcause": cause, "hangupsource": source, "dialstatus": status},
+        )
         self.cel(c, "CHAN_END", app="", data="")
         c.dead = True
         burst = {
@@ -625,11 +695,22 @@ class Call:
     def _trailer(self, status: str) -> CdrRecord:
         c = self.caller
         return CdrRecord(
-            source=c.cid_num, destination=c.exten, dcontext=c.context,
-            clid=clid(c.cid_name, c.cid_num), channel=c.name, dstchannel="",
-            lastapp="Hangup", lastdata="", start=self.cdr_next_start, end=self.now,
-            uniqueid=c.uniqueid, linkedid=c.linkedid, sequence=self._next_sequence(),
-            recordingfile=self.recording, disposition="BUSY" if status == "BUSY" else "NO ANSWER")
+            source=c.cid_num,
+            destination=c.exten,
+            dcontext=c.context,
+            clid=clid(c.cid_name, c.cid_num),
+            channel=c.name,
+            dstchannel="",
+            lastapp="Hangup",
+            lastdata="",
+            start=self.cdr_next_start,
+            end=self.now,
+            uniqueid=c.uniqueid,
+            linkedid=c.linkedid,
+            sequence=self._next_sequence(),
+            recordingfile=self.recording,
+            disposition="BUSY" if status == "BUSY" else "NO ANSWER",
+        )
 
     def _emit_cdrs(self, records: list[CdrRecord]) -> None:
         for rec in records:
@@ -655,8 +736,12 @@ def _fn_device_state(call: Call, arg: str) -> str:
 def _fn_callerid(call: Call, arg: str) -> str:
     c = call.caller
     key = arg.strip().lower()
-    return {"name": c.cid_name, "num": c.cid_num, "number": c.cid_num,
-            "all": clid(c.cid_name, c.cid_num)}.get(key, "")
+    return {
+        "name": c.cid_name,
+        "num": c.cid_num,
+        "number": c.cid_num,
+        "all": clid(c.cid_name, c.cid_num),
+    }.get(key, "")
 
 
 def _fn_cdr(call: Call, arg: str) -> str:
@@ -665,8 +750,12 @@ def _fn_cdr(call: Call, arg: str) -> str:
 
 def _fn_channel(call: Call, arg: str) -> str:
     c = call.caller
-    return {"name": c.name, "linkedid": c.linkedid, "uniqueid": c.uniqueid,
-            "state": c.state_desc}.get(arg.strip(), "")
+    return {
+        "name": c.name,
+        "linkedid": c.linkedid,
+        "uniqueid": c.uniqueid,
+        "state": c.state_desc,
+    }.get(arg.strip(), "")
 
 
 FUNCTIONS = {

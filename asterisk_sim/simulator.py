@@ -27,9 +27,13 @@ class AsteriskSimulator:
     def phones(self) -> dict[str, Phone]:
         return self.pbx.phones
 
-    async def start_ami(self, host: str = "127.0.0.1", port: int = 0,
-                        users: dict[str, str] | None = None,
-                        splitter: Splitter = whole) -> int:
+    async def start_ami(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        users: dict[str, str] | None = None,
+        splitter: Splitter = whole,
+    ) -> int:
         self.ami = AmiServer(self.clock.now, users or {"callrouter": "secret"}, splitter)
         self.ami.booted_at = self.clock.now() - 366
         self.pbx.ami = self.ami
@@ -63,8 +67,9 @@ class AsteriskSimulator:
     async def inbound_call(self, caller: Caller, did: str | None = None) -> CallResult:
         cfg, pbx = self.config, self.pbx
         did = did or cfg.did
-        ch = pbx.new_channel(cfg.trunk, cid_num=caller.number, cid_name=caller.name,
-                             context="inbound", exten=did)
+        ch = pbx.new_channel(
+            cfg.trunk, cid_num=caller.number, cid_name=caller.name, context="inbound", exten=did
+        )
         ch.sip_callid = f"1-{pbx.rng.randrange(10000, 99999)}@127.0.0.1"
         call = Call(pbx, ch, CallResult(linkedid=ch.linkedid, channel=ch.name))
         call.cdr_next_start = ch.created
@@ -77,12 +82,25 @@ class AsteriskSimulator:
             call.varset(ch, "SIPDOMAIN", "127.0.0.1")
             call.varset(ch, "SIPCALLID", ch.sip_callid)
         call.newstate(ch, 4)
-        call.noise("SuccessfulAuth", "security,all", ev.successful_auth(
-            call.now, cfg.tech, did, f"0x{pbx.rng.getrandbits(44):x}",
-            "IPV4/UDP/127.0.0.1/5060", "IPV4/UDP/127.0.0.1/5070", session_tv=False))
+        call.noise(
+            "SuccessfulAuth",
+            "security,all",
+            ev.successful_auth(
+                call.now,
+                cfg.tech,
+                did,
+                f"0x{pbx.rng.getrandbits(44):x}",
+                "IPV4/UDP/127.0.0.1/5060",
+                "IPV4/UDP/127.0.0.1/5070",
+                session_tv=False,
+            ),
+        )
         ch.ani, ch.dnid = caller.number, did
-        call.newexten(1, "NoOp", f"Inbound call to {did} from "
-                      f"{call.substitute('${CALLERID(all)}')} uid={ch.uniqueid}")
+        call.newexten(
+            1,
+            "NoOp",
+            f"Inbound call to {did} from {call.substitute('${CALLERID(all)}')} uid={ch.uniqueid}",
+        )
         self._start_recording(call, "in", caller.number)
         call.newexten(5, "AGI", cfg.agi_url)
         call.set_app("AGI", cfg.agi_url)
@@ -92,9 +110,14 @@ class AsteriskSimulator:
         if status == "HANGUP" or ch.dead:
             call.finish(dialplan_hangup=False)
             return call.result
-        call.newexten(6, "NoOp", call.substitute(
-            "AGI finished AGISTATUS=${AGISTATUS} DIALSTATUS=${DIALSTATUS} "
-            "LAB_ROUTE_STATUS=${LAB_ROUTE_STATUS}"))
+        call.newexten(
+            6,
+            "NoOp",
+            call.substitute(
+                "AGI finished AGISTATUS=${AGISTATUS} DIALSTATUS=${DIALSTATUS} "
+                "LAB_ROUTE_STATUS=${LAB_ROUTE_STATUS}"
+            ),
+        )
         if status == "SUCCESS":
             call.newexten(7, "GotoIf", "1?done")
             call.newexten(10, "Hangup", "")
@@ -135,18 +158,28 @@ class AsteriskSimulator:
         call.result.agi_lines_received = session.received
         return status
 
-    async def outbound_call(self, from_phone: str, number: str, answer_after: float | None = 2.0,
-                            talk: float = 3.0, busy: bool = False,
-                            dial_timeout: int = 30) -> CallResult:
+    async def outbound_call(
+        self,
+        from_phone: str,
+        number: str,
+        answer_after: float | None = 2.0,
+        talk: float = 3.0,
+        busy: bool = False,
+        dial_timeout: int = 30,
+    ) -> CallResult:
         cfg, pbx = self.config, self.pbx
         phone = pbx.phones.setdefault(from_phone, Phone())
         dev = pbx.device(f"{cfg.tech}/{from_phone}")
         name = phone.name or f"Manager {from_phone}"
-        ch = pbx.new_channel(from_phone, cid_num=from_phone, cid_name=name, context="phones",
-                             exten=number)
-        call = Call(pbx, ch, CallResult(linkedid=ch.linkedid, channel=ch.name),
-                    remote=Phone(answer_after=answer_after, talk=talk, busy=busy,
-                                 name=""))
+        ch = pbx.new_channel(
+            from_phone, cid_num=from_phone, cid_name=name, context="phones", exten=number
+        )
+        call = Call(
+            pbx,
+            ch,
+            CallResult(linkedid=ch.linkedid, channel=ch.name),
+            remote=Phone(answer_after=answer_after, talk=talk, busy=busy, name=""),
+        )
         call.cdr_next_start = ch.created
         dev.up += 1
         call.device_changed(dev)
@@ -160,8 +193,12 @@ class AsteriskSimulator:
         ch.ani, ch.dnid = from_phone, number
         call.newexten(1, "Goto", f"outbound-carrier,{number},1")
         ch.context = "outbound-carrier"
-        call.newexten(1, "NoOp", f"Outbound call from {call.substitute('${CALLERID(all)}')} "
-                      f"to {number} uid={ch.uniqueid}")
+        call.newexten(
+            1,
+            "NoOp",
+            f"Outbound call from {call.substitute('${CALLERID(all)}')} "
+            f"to {number} uid={ch.uniqueid}",
+        )
         self._start_recording(call, "out", number)
         data = f"{cfg.tech}/{cfg.trunk}/{number},{dial_timeout}"
         call.newexten(5, "Dial", data)

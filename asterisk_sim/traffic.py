@@ -22,9 +22,15 @@ class DayPlan:
     phone: str = "101"
 
 
-def plan_day(seed: int, calls: int = 200, known: int = 30, hours: float = 9.0,
-             abandon_rate: float = 0.15, outbound_rate: float = 0.2,
-             phones: tuple[str, ...] = ("101", "102", "103")) -> list[DayPlan]:
+def plan_day(
+    seed: int,
+    calls: int = 200,
+    known: int = 30,
+    hours: float = 9.0,
+    abandon_rate: float = 0.15,
+    outbound_rate: float = 0.2,
+    phones: tuple[str, ...] = ("101", "102", "103"),
+) -> list[DayPlan]:
     rng = random.Random(seed)
     pool = [f"+7916{rng.randrange(10**7):07d}" for _ in range(known)]
     names = {n: rng.choice(NAMES) for n in pool}
@@ -40,8 +46,7 @@ def plan_day(seed: int, calls: int = 200, known: int = 30, hours: float = 9.0,
     return sorted(out, key=lambda p: p.start_offset)
 
 
-async def play_day(sim: AsteriskSimulator, plan: list[DayPlan],
-                   seed: int = 0) -> list[CallResult]:
+async def play_day(sim: AsteriskSimulator, plan: list[DayPlan], seed: int = 0) -> list[CallResult]:
     """Starts every planned call at its offset on the simulator's clock, concurrently."""
     rng = random.Random(seed)
     t0 = sim.clock.now()
@@ -50,8 +55,9 @@ async def play_day(sim: AsteriskSimulator, plan: list[DayPlan],
         await sim.clock.sleep_until(t0 + p.start_offset)
         if p.kind == "outbound":
             answer = rng.choice([None, 2.0, 5.0, 8.0])
-            return await sim.outbound_call(p.phone, p.number, answer_after=answer,
-                                           talk=rng.uniform(10, 300))
+            return await sim.outbound_call(
+                p.phone, p.number, answer_after=answer, talk=rng.uniform(10, 300)
+            )
         return await sim.inbound_call(Caller(p.number, p.name, p.abandon_after))
 
     return list(await asyncio.gather(*(one(p) for p in plan)))

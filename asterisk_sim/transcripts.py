@@ -32,9 +32,16 @@ def read_ami_log(path: Path) -> list[dict[str, object]]:
     out: list[dict[str, object]] = []
     for i, m in enumerate(heads):
         end = heads[i + 1].start() if i + 1 < len(heads) else len(data)
-        raw = data[m.end():end]
-        out.append(dict(ms=float(m.group(1)), dir=m.group(2).decode(),
-                        info=(m.group(3) or b"").decode(), raw=raw, fields=parse_block(raw)))
+        raw = data[m.end() : end]
+        out.append(
+            dict(
+                ms=float(m.group(1)),
+                dir=m.group(2).decode(),
+                info=(m.group(3) or b"").decode(),
+                raw=raw,
+                fields=parse_block(raw),
+            )
+        )
     return out
 
 
@@ -49,8 +56,11 @@ def read_agi_log(path: Path) -> list[dict[str, object]]:
 
 def recorded_events(path: Path) -> list[Fields]:
     """Event blocks Asterisk sent (responses and banner left out)."""
-    return [r["fields"] for r in read_ami_log(path)  # type: ignore[misc]
-            if r["dir"] == "<<" and r["fields"] and r["fields"][0][0] == "Event"]  # type: ignore[index]
+    return [
+        r["fields"]
+        for r in read_ami_log(path)  # type: ignore[misc]
+        if r["dir"] == "<<" and r["fields"] and r["fields"][0][0] == "Event"
+    ]  # type: ignore[index]
 
 
 class Normaliser:
@@ -61,9 +71,23 @@ class Normaliser:
     CHAN = re.compile(r"\b((?:PJ)?SIP/[\w+]+)-([0-9a-f]{8})\b")
     UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
     STAMP = re.compile(r"\b\d{8}-\d{6}\b")
-    DROP = {"Timestamp", "EventTV", "SessionTV", "EventTime", "StartTime", "AnswerTime",
-            "EndTime", "CommandId", "SessionID", "RemoteAddress", "LocalAddress", "Sequence",
-            "LoginTime", "Uptime", "LastReload"}
+    DROP = {
+        "Timestamp",
+        "EventTV",
+        "SessionTV",
+        "EventTime",
+        "StartTime",
+        "AnswerTime",
+        "EndTime",
+        "CommandId",
+        "SessionID",
+        "RemoteAddress",
+        "LocalAddress",
+        "Sequence",
+        "LoginTime",
+        "Uptime",
+        "LastReload",
+    }
     RANDOM_VALUES = {"SIPCALLID", "BRIDGEPVTCALLID", "RTPAUDIOQOS", "RTPAUDIOQOSBRIDGED"}
 
     def __init__(self) -> None:

@@ -52,11 +52,17 @@ class RawAmi:
         self.writer.write("".join(f"{k}: {v}\r\n" for k, v in pairs).encode() + b"\r\n")
         await self.writer.drain()
 
-    async def login(self, user: str = "callrouter", secret: str = "secret",
-                    events: str = "on") -> Fields:
+    async def login(
+        self, user: str = "callrouter", secret: str = "secret", events: str = "on"
+    ) -> Fields:
         await self.banner()
-        await self.send(("Action", "Login"), ("ActionID", "l1"), ("Username", user),
-                        ("Secret", secret), ("Events", events))
+        await self.send(
+            ("Action", "Login"),
+            ("ActionID", "l1"),
+            ("Username", user),
+            ("Secret", secret),
+            ("Events", events),
+        )
         return await self.block()
 
     async def eof(self) -> bool:

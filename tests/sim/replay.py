@@ -14,11 +14,28 @@ from asterisk_sim import AsteriskSimulator, Caller, Phone, SimConfig, VirtualClo
 from asterisk_sim.transcripts import Fields, Normaliser, read_agi_log, recorded_events, shared_dir
 
 SHARED = shared_dir(Path(__file__).resolve().parents[2])
-SIGNIFICANT = {"Newchannel", "Newstate", "DialBegin", "DialState", "DialEnd", "BridgeEnter",
-               "BridgeLeave", "Hangup", "HangupRequest", "SoftHangupRequest", "Cdr",
-               "NewCallerid", "MixMonitorStart", "FullyBooted", "Shutdown",
-               "DeviceStateChange", "AGIExecStart", "AGIExecEnd", "BridgeCreate",
-               "BridgeDestroy"}
+SIGNIFICANT = {
+    "Newchannel",
+    "Newstate",
+    "DialBegin",
+    "DialState",
+    "DialEnd",
+    "BridgeEnter",
+    "BridgeLeave",
+    "Hangup",
+    "HangupRequest",
+    "SoftHangupRequest",
+    "Cdr",
+    "NewCallerid",
+    "MixMonitorStart",
+    "FullyBooted",
+    "Shutdown",
+    "DeviceStateChange",
+    "AGIExecStart",
+    "AGIExecEnd",
+    "BridgeCreate",
+    "BridgeDestroy",
+}
 NOISE = ("VarSet", "Newexten", "CEL")
 
 
@@ -68,8 +85,9 @@ class ScriptedAgiServer:
             if not line:
                 break
         callerid = next(x for x in env if x.startswith("agi_callerid: "))
-        sid = next(k for k, s in self.sessions.items() if callerid in s.env and k not in
-                   self.received)
+        sid = next(
+            k for k, s in self.sessions.items() if callerid in s.env and k not in self.received
+        )
         got = self.received.setdefault(sid, [])
         got.extend(env)
         for command, answers in self.sessions[sid].steps:
@@ -126,8 +144,9 @@ def comparable_streams(events: list[Fields]) -> dict[str, list[Fields]]:
     out = {}
     for key, stream in significant_streams(events).items():
         if key.startswith("linkedid_end:"):
-            stream = [[(k, v) for k, v in f if k in ("Event", "EventName", "LinkedID")]
-                      for f in stream]
+            stream = [
+                [(k, v) for k, v in f if k in ("Event", "EventName", "LinkedID")] for f in stream
+            ]
         out[key] = _canonical(stream)
     return out
 
@@ -138,9 +157,14 @@ def noise_counts(events: list[Fields]) -> Counter[str]:
 
 def call_events(events: list[Fields]) -> list[Fields]:
     """Leave out the AMI login's own FullyBooted / SuccessfulAuth."""
-    return [f for f in events
-            if not (dict(f)["Event"] == "FullyBooted" or
-                    (dict(f)["Event"] == "SuccessfulAuth" and dict(f).get("Service") == "AMI"))]
+    return [
+        f
+        for f in events
+        if not (
+            dict(f)["Event"] == "FullyBooted"
+            or (dict(f)["Event"] == "SuccessfulAuth" and dict(f).get("Service") == "AMI")
+        )
+    ]
 
 
 def recorded_call_events(scenario: str) -> list[Fields]:
@@ -154,9 +178,13 @@ class Played:
     results: list[object]
 
 
-async def play(scenario: str, phones: dict[str, Phone],
-               calls: Callable[[AsteriskSimulator], Awaitable[list[object]]],
-               with_agi: bool = True, **cfg: object) -> Played:
+async def play(
+    scenario: str,
+    phones: dict[str, Phone],
+    calls: Callable[[AsteriskSimulator], Awaitable[list[object]]],
+    with_agi: bool = True,
+    **cfg: object,
+) -> Played:
     agi = None
     if with_agi:
         agi = ScriptedAgiServer(recorded_sessions(SHARED / scenario / "agi.log"))

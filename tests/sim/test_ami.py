@@ -23,8 +23,9 @@ from .replay import SHARED
 
 
 async def make_sim(**kw: object) -> tuple[AsteriskSimulator, int]:
-    sim = AsteriskSimulator(SimConfig(agi_address=None, clock=VirtualClock(),
-                                      fallback_targets=["SIP/101"], **kw))  # type: ignore[arg-type]
+    sim = AsteriskSimulator(
+        SimConfig(agi_address=None, clock=VirtualClock(), fallback_targets=["SIP/101"], **kw)
+    )  # type: ignore[arg-type]
     sim.add_phone("101", Phone(answer_after=1.0, talk=2.0))
     port = await sim.start_ami(users={"callrouter": "secret"})
     return sim, port
@@ -34,10 +35,12 @@ async def test_banner_login_fullybooted_and_ping() -> None:
     sim, port = await make_sim()
     c = await RawAmi.connect(port)
     assert await c.banner() == b"Asterisk Call Manager/9.0.0\r\n"
-    await c.send(("Action", "Login"), ("ActionID", "a1"), ("Username", "callrouter"),
-                 ("Secret", "secret"))
-    assert await c.raw_block() == (b"Response: Success\r\nActionID: a1\r\n"
-                                   b"Message: Authentication accepted\r\n\r\n")
+    await c.send(
+        ("Action", "Login"), ("ActionID", "a1"), ("Username", "callrouter"), ("Secret", "secret")
+    )
+    assert await c.raw_block() == (
+        b"Response: Success\r\nActionID: a1\r\nMessage: Authentication accepted\r\n\r\n"
+    )
     booted = await c.block()
     assert [k for k, _ in booted] == ["Event", "Privilege", "Uptime", "LastReload", "Status"]
     auth = dict(await c.block())
@@ -54,10 +57,12 @@ async def test_wrong_secret_is_refused_and_closed() -> None:
     sim, port = await make_sim()
     c = await RawAmi.connect(port)
     await c.banner()
-    await c.send(("Action", "Login"), ("ActionID", "x"), ("Username", "callrouter"),
-                 ("Secret", "nope"))
-    assert await c.raw_block() == (b"Response: Error\r\nActionID: x\r\n"
-                                   b"Message: Authentication failed\r\n\r\n")
+    await c.send(
+        ("Action", "Login"), ("ActionID", "x"), ("Username", "callrouter"), ("Secret", "nope")
+    )
+    assert await c.raw_block() == (
+        b"Response: Error\r\nActionID: x\r\nMessage: Authentication failed\r\n\r\n"
+    )
     assert await c.eof()
     await sim.stop()
 
@@ -73,8 +78,11 @@ async def test_garbage_gets_errors_and_server_survives() -> None:
     await c.send(("Action", "Login"), ("Username", "callrouter"), ("Secret", "secret"))
     await c.until("SuccessfulAuth")
     await c.send(("Action", "NoSuchThing"), ("ActionID", "z"))
-    assert await c.block() == [("Response", "Error"), ("ActionID", "z"),
-                               ("Message", "Invalid/unknown command")]
+    assert await c.block() == [
+        ("Response", "Error"),
+        ("ActionID", "z"),
+        ("Message", "Invalid/unknown command"),
+    ]
     c.close()
     c2 = await RawAmi.connect(port)  # still accepting
     assert dict(await c2.login())["Response"] == "Success"
@@ -96,8 +104,9 @@ async def test_chunked_stream_is_byte_identical(splitter: object) -> None:
     await c.until("SuccessfulAuth")
     start = len(sim.events)
     await sim.inbound_call(Caller("+79161234567", "Иван Петров"))
-    want = b"".join(__import__("asterisk_sim.events", fromlist=["render"]).render(f)
-                    for f in sim.events[start:])
+    want = b"".join(
+        __import__("asterisk_sim.events", fromlist=["render"]).render(f) for f in sim.events[start:]
+    )
     got = b""
     while len(got) < len(want):
         got += await c.raw_block()
@@ -113,8 +122,9 @@ async def test_split_inside_utf8_character() -> None:
     await c.until("SuccessfulAuth")
     name = "Иван".encode()
     # cut every block right after the first byte of a 2-byte Cyrillic letter
-    sim.set_splitter(lambda data: ([data[:i + 1], data[i + 1:]] if (i := data.find(name)) >= 0
-                                   else [data]))
+    sim.set_splitter(
+        lambda data: [data[: i + 1], data[i + 1 :]] if (i := data.find(name)) >= 0 else [data]
+    )
     await sim.inbound_call(Caller("+79161234567", "Иван Петров"))
     blocks = await c.until("Newchannel")
     assert dict(blocks[-1])["CallerIDName"] == "Иван Петров"
@@ -129,12 +139,16 @@ async def test_filters_and_eventmask_per_client() -> None:
         await cl.login()
         await cl.until("SuccessfulAuth")
     await masked.login(events="cdr")
-    await only_cdr.send(("Action", "Filter"), ("ActionID", "f"), ("Operation", "Add"),
-                        ("Filter", "Event: Cdr"))
+    await only_cdr.send(
+        ("Action", "Filter"), ("ActionID", "f"), ("Operation", "Add"), ("Filter", "Event: Cdr")
+    )
     assert (await only_cdr.until("Success"))[-1][-1] == ("Message", "Filter Added Successfully")
     await off.send(("Action", "Events"), ("ActionID", "e"), ("EventMask", "off"))
-    assert (await off.until("Success"))[-1] == [("Response", "Success"), ("ActionID", "e"),
-                                                ("Events", "Off")]
+    assert (await off.until("Success"))[-1] == [
+        ("Response", "Success"),
+        ("ActionID", "e"),
+        ("Events", "Off"),
+    ]
     await sim.inbound_call(Caller("+79161234567", "Иван Петров"))
     all_events = await everything.until("Cdr")
     assert len(all_events) > 50
@@ -173,8 +187,15 @@ async def test_restart_sequence_like_scenario_08() -> None:
     kinds = [dict(b).get("Event") or dict(b).get("Response") for b in blocks]
     assert kinds[0] == "Success" and kinds[-1] == "FullyBooted"
     booted = blocks[-1]
-    recorded = [f for f in recorded_events(SHARED / "08-ami-reconnect" / "ami.log")
-                if dict(f)["Event"] == "FullyBooted"][-1] if SHARED.is_dir() else booted
+    recorded = (
+        [
+            f
+            for f in recorded_events(SHARED / "08-ami-reconnect" / "ami.log")
+            if dict(f)["Event"] == "FullyBooted"
+        ][-1]
+        if SHARED.is_dir()
+        else booted
+    )
     assert [k for k, _ in booted] == [k for k, _ in recorded]
     assert dict(booted)["Uptime"] == "0"
     await restart

@@ -36,25 +36,36 @@ class Script:
         writer.close()
 
 
-async def sim_with(commands: list[str], phones: dict[str, Phone],
-                   **cfg: object) -> tuple[AsteriskSimulator, Script]:
+async def sim_with(
+    commands: list[str], phones: dict[str, Phone], **cfg: object
+) -> tuple[AsteriskSimulator, Script]:
     script = Script(commands)
     port = await script.start()
-    sim = AsteriskSimulator(SimConfig(agi_address=("127.0.0.1", port), clock=VirtualClock(),
-                                      **cfg))  # type: ignore[arg-type]
+    sim = AsteriskSimulator(SimConfig(agi_address=("127.0.0.1", port), clock=VirtualClock(), **cfg))  # type: ignore[arg-type]
     for ext, p in phones.items():
         sim.add_phone(ext, p)
     return sim, script
 
 
 async def test_three_steps_four_phones_answered_at_step3() -> None:
-    phones = {"101": Phone(), "102": Phone(), "103": Phone(),
-              "104": Phone(answer_after=4.0, talk=30.0)}
-    sim, script = await sim_with([
-        "EXEC Dial SIP/101,10", "EXEC Dial SIP/101&SIP/102,7",
-        'EXEC Dial "SIP/102&SIP/103&SIP/104","15"', "GET VARIABLE DIALSTATUS",
-        "GET VARIABLE DIALEDPEERNAME", "GET VARIABLE ANSWEREDTIME", "GET VARIABLE DIALEDTIME"],
-        phones)
+    phones = {
+        "101": Phone(),
+        "102": Phone(),
+        "103": Phone(),
+        "104": Phone(answer_after=4.0, talk=30.0),
+    }
+    sim, script = await sim_with(
+        [
+            "EXEC Dial SIP/101,10",
+            "EXEC Dial SIP/101&SIP/102,7",
+            'EXEC Dial "SIP/102&SIP/103&SIP/104","15"',
+            "GET VARIABLE DIALSTATUS",
+            "GET VARIABLE DIALEDPEERNAME",
+            "GET VARIABLE ANSWEREDTIME",
+            "GET VARIABLE DIALEDTIME",
+        ],
+        phones,
+    )
     wall = time.perf_counter()
     res = await sim.inbound_call(Caller("+79991112233", "Пётр"))
     assert time.perf_counter() - wall < 2.0  # 51 s of simulated time
@@ -72,16 +83,32 @@ async def test_three_steps_four_phones_answered_at_step3() -> None:
 
 async def test_pjsip_unanswered_with_trailer_and_lagging_device_state() -> None:
     phones = {"101": Phone(), "102": Phone(busy=True)}
-    sim, script = await sim_with([
-        "EXEC Dial PJSIP/101&PJSIP/102|3", "GET FULL VARIABLE ${DEVICE_STATE(PJSIP/101)}",
-        "EXEC Dial PJSIP/102,3", "GET VARIABLE HANGUPCAUSE", "ANSWER", "NOOP",
-        "FROBNICATE now"], phones, tech="PJSIP", devstate_lag=1.0)
+    sim, script = await sim_with(
+        [
+            "EXEC Dial PJSIP/101&PJSIP/102|3",
+            "GET FULL VARIABLE ${DEVICE_STATE(PJSIP/101)}",
+            "EXEC Dial PJSIP/102,3",
+            "GET VARIABLE HANGUPCAUSE",
+            "ANSWER",
+            "NOOP",
+            "FROBNICATE now",
+        ],
+        phones,
+        tech="PJSIP",
+        devstate_lag=1.0,
+    )
     res = await sim.inbound_call(Caller("+79991112233"))
     assert res.channel.startswith("PJSIP/carrier-")
     assert res.dial_statuses == ["NOANSWER", "BUSY"]
-    assert script.got == ["200 result=0", "200 result=1 (RINGING)", "200 result=0",
-                          "200 result=1 (17)", "200 result=0", "200 result=0",
-                          "510 Invalid or unknown command"]
+    assert script.got == [
+        "200 result=0",
+        "200 result=1 (RINGING)",
+        "200 result=0",
+        "200 result=1 (17)",
+        "200 result=0",
+        "200 result=0",
+        "510 Invalid or unknown command",
+    ]
     assert len(res.cdr_rows) == 2 + 1 + 1  # 2 legs, 1 busy leg, trailer
     assert res.cdr_rows[-1]["LastApplication"] == "Hangup"
     assert res.cdr_rows[-1]["Disposition"] == "BUSY"
@@ -89,25 +116,38 @@ async def test_pjsip_unanswered_with_trailer_and_lagging_device_state() -> None:
 
 
 async def test_abandon_during_dial_then_dead_channel_probes() -> None:
-    sim, script = await sim_with(["EXEC Dial SIP/101,20", "ANSWER", "GET VARIABLE DIALSTATUS"],
-                                 {"101": Phone()})
+    sim, script = await sim_with(
+        ["EXEC Dial SIP/101,20", "ANSWER", "GET VARIABLE DIALSTATUS"], {"101": Phone()}
+    )
     res = await sim.inbound_call(Caller("+79991112233", abandon_after=5))
-    assert script.got == ["200 result=-1", "HANGUP",
-                          "511 Command Not Permitted on a dead channel or intercept routine",
-                          "200 result=1 (CANCEL)"]
+    assert script.got == [
+        "200 result=-1",
+        "HANGUP",
+        "511 Command Not Permitted on a dead channel or intercept routine",
+        "200 result=1 (CANCEL)",
+    ]
     hangup = [dict(e) for e in res.events if dict(e)["Event"] == "Hangup"]
     assert hangup[-1]["Channel"] == res.channel and hangup[-1]["Cause"] == "0"
     assert res.cdr_rows[0]["Duration"] == "5" and res.agi_status == "HANGUP"
 
 
 async def test_in_use_phone_and_unavailable_phone() -> None:
-    sim, script = await sim_with(["GET FULL VARIABLE ${DEVICE_STATE(SIP/101)}",
-                                  "GET FULL VARIABLE ${DEVICE_STATE(SIP/105)}",
-                                  "EXEC Dial SIP/105,5", "GET VARIABLE DIALSTATUS"],
-                                 {"101": Phone(in_use=True), "105": Phone(registered=False)})
+    sim, script = await sim_with(
+        [
+            "GET FULL VARIABLE ${DEVICE_STATE(SIP/101)}",
+            "GET FULL VARIABLE ${DEVICE_STATE(SIP/105)}",
+            "EXEC Dial SIP/105,5",
+            "GET VARIABLE DIALSTATUS",
+        ],
+        {"101": Phone(in_use=True), "105": Phone(registered=False)},
+    )
     res = await sim.inbound_call(Caller("+79991112233"))
-    assert script.got == ["200 result=1 (INUSE)", "200 result=1 (UNAVAILABLE)",
-                          "200 result=0", "200 result=1 (CHANUNAVAIL)"]
+    assert script.got == [
+        "200 result=1 (INUSE)",
+        "200 result=1 (UNAVAILABLE)",
+        "200 result=0",
+        "200 result=1 (CHANUNAVAIL)",
+    ]
     assert not [e for e in res.events if dict(e)["Event"] == "DialBegin"]
     assert [r["LastApplication"] for r in res.cdr_rows] == ["Hangup"]
 
@@ -115,14 +155,14 @@ async def test_in_use_phone_and_unavailable_phone() -> None:
 async def test_concurrent_calls_first_answer_wins_and_ids_do_not_mix() -> None:
     phones = {"101": Phone(answer_after=3, talk=10), "102": Phone(answer_after=1, talk=5)}
     sim, _ = await sim_with(["EXEC Dial SIP/101&SIP/102,10"], phones)
-    results = await asyncio.gather(*(sim.inbound_call(Caller(f"+7900000000{i}"))
-                                     for i in range(5)))
+    results = await asyncio.gather(*(sim.inbound_call(Caller(f"+7900000000{i}")) for i in range(5)))
     assert all(r.answered_by == "SIP/102" for r in results)
     assert len({r.linkedid for r in results}) == 5
     for r in results:
         assert {dict(e).get("Linkedid", r.linkedid) for e in r.events} == {r.linkedid}
-        cancels = [dict(e) for e in r.events
-                   if dict(e)["Event"] == "Hangup" and dict(e)["Cause"] == "26"]
+        cancels = [
+            dict(e) for e in r.events if dict(e)["Event"] == "Hangup" and dict(e)["Cause"] == "26"
+        ]
         assert len(cancels) == 1 and cancels[0]["Cause-txt"] == "Answered elsewhere"
 
 
@@ -136,8 +176,9 @@ async def test_dial_argument_forms() -> None:
 async def test_random_day_is_seeded_and_fast() -> None:
     plan = plan_day(seed=3, calls=40)
     assert plan == plan_day(seed=3, calls=40)
-    sim = AsteriskSimulator(SimConfig(agi_address=None, clock=VirtualClock(),
-                                      fallback_targets=["SIP/101", "SIP/102"]))
+    sim = AsteriskSimulator(
+        SimConfig(agi_address=None, clock=VirtualClock(), fallback_targets=["SIP/101", "SIP/102"])
+    )
     sim.add_phone("101", Phone(answer_after=3, talk=60))
     sim.add_phone("102", Phone(answer_after=6, talk=30))
     sim.add_phone("103", Phone())

@@ -51,22 +51,40 @@ ANSWER_101 = Phone(answer_after=2.0, talk=3.0)
 ANSWER_102 = Phone(answer_after=2.0, talk=3.0)
 Runner = Callable[[AsteriskSimulator], Awaitable[list[object]]]
 SCENARIOS: dict[str, tuple[dict[str, Phone], Runner, bool, dict[str, object]]] = {
-    "01a-known-client-answered-default-cdr": (managers(p101=ANSWER_101), inbound(IVAN), True,
-                                              {"cdr_mappings": False}),
-    "01b-known-client-answered-cdr-mappings": (managers(p101=ANSWER_101), inbound(IVAN), True,
-                                               {}),
+    "01a-known-client-answered-default-cdr": (
+        managers(p101=ANSWER_101),
+        inbound(IVAN),
+        True,
+        {"cdr_mappings": False},
+    ),
+    "01b-known-client-answered-cdr-mappings": (managers(p101=ANSWER_101), inbound(IVAN), True, {}),
     "02-escalation-answered-step2": (managers(p102=ANSWER_102), inbound(IVAN), True, {}),
-    "03-escalation-all-steps-missed": (managers(), inbound(Caller("+79035550101",
-                                                                  "Новый клиент")), True, {}),
-    "04-caller-abandons-while-ringing": (managers(), inbound(Caller(
-        "+79161234567", "Иван Петров", abandon_after=6.52)), True, {}),
-    "05-busy-and-unavailable": ({"101": Phone(busy=True), "201": Phone(registered=False)},
-                                inbound(IVAN), True, {}),
+    "03-escalation-all-steps-missed": (
+        managers(),
+        inbound(Caller("+79035550101", "Новый клиент")),
+        True,
+        {},
+    ),
+    "04-caller-abandons-while-ringing": (
+        managers(),
+        inbound(Caller("+79161234567", "Иван Петров", abandon_after=6.52)),
+        True,
+        {},
+    ),
+    "05-busy-and-unavailable": (
+        {"101": Phone(busy=True), "201": Phone(registered=False)},
+        inbound(IVAN),
+        True,
+        {},
+    ),
     "06-outbound-callback": (managers(), outbound, False, {}),
     "07-agi-server-down": (managers(p102=ANSWER_102), inbound(IVAN), False, {}),
-    "09-two-concurrent-calls": (managers(p101=ANSWER_101,
-                                         p102=Phone(answer_after=2.5, talk=3.0)),
-                                two_calls, True, {}),
+    "09-two-concurrent-calls": (
+        managers(p101=ANSWER_101, p102=Phone(answer_after=2.5, talk=3.0)),
+        two_calls,
+        True,
+        {},
+    ),
 }
 
 
@@ -79,8 +97,9 @@ async def test_transcript_equivalence(scenario: str) -> None:
         for sid, rec in recorded_sessions(SHARED / scenario / "agi.log").items():
             want = rec.env + [line for _, answers in rec.steps for line in answers]
             norm_w, norm_g = Normaliser(), Normaliser()
-            assert [norm_g.line(x) for x in played.agi.received[sid]] == \
-                [norm_w.line(x) for x in want], f"AGI session {sid}"
+            assert [norm_g.line(x) for x in played.agi.received[sid]] == [
+                norm_w.line(x) for x in want
+            ], f"AGI session {sid}"
     else:
         assert all(not r.agi_lines_sent for r in played.results)  # type: ignore[attr-defined]
 
@@ -98,5 +117,6 @@ async def test_transcript_equivalence(scenario: str) -> None:
     csv_want = (SHARED / scenario / "cdr.csv").read_text(encoding="utf-8").splitlines()
     norm_w, norm_g = Normaliser(), Normaliser()
     strip_times = __import__("re").compile(r'"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"')
-    assert [strip_times.sub("T", norm_g.value(x)) for x in played.sim.csv_lines] == \
-        [strip_times.sub("T", norm_w.value(x)) for x in csv_want]
+    assert [strip_times.sub("T", norm_g.value(x)) for x in played.sim.csv_lines] == [
+        strip_times.sub("T", norm_w.value(x)) for x in csv_want
+    ]
