@@ -38,6 +38,7 @@ class DbLookupSource:
         self._parsed = make_url(self.url)
         self._pool_size = pool_size
         self._directory_source: Any = None
+        self._directory_db: Any = None
         self._lookup: _SqliteLookup | _PostgresLookup | None = None
 
     async def load_directory(self) -> Directory:
@@ -45,7 +46,8 @@ class DbLookupSource:
             from models.db import Database
             from models.directory import DbDirectorySource
 
-            self._directory_source = DbDirectorySource(Database(self.url))
+            self._directory_db = Database(self.url)
+            self._directory_source = DbDirectorySource(self._directory_db)
         return await self._directory_source.load_directory()
 
     async def find_contact(self, phone_e164: str) -> ContactView | None:
@@ -67,8 +69,8 @@ class DbLookupSource:
         if self._lookup is not None:
             await self._lookup.close()
             self._lookup = None
-        if self._directory_source is not None:
-            await self._directory_source._db.dispose()
+        if self._directory_db is not None:
+            await self._directory_db.dispose()
 
 
 class _SqliteLookup:

@@ -100,6 +100,7 @@ class AmiListener:
         self._idle = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopped = asyncio.Event()
+        self._emitting = asyncio.Lock()
         self._clock: tuple[float, float] | None = None  # (asterisk time, monotonic) at last event
 
     async def run(self) -> None:
@@ -126,21 +127,24 @@ class AmiListener:
             await asyncio.wait_for(self.queue.join(), timeout)
         except TimeoutError:
             log.error("stopping with %d AMI events unprocessed", self.queue.qsize())
-        await self._spool_calls(self.tracker.flush())
-        if self.tracker.in_flight:
-            log.warning(
-                "stopping with %d call(s) in flight; they will not be recorded",
-                self.tracker.in_flight,
-            )
-        self._idle.clear()
-        self._wake.set()
-        try:
-            await asyncio.wait_for(self._idle.wait(), timeout)
-        except TimeoutError:
-            log.warning("sink still failing at stop; calls stay in %s", self.spool.directory)
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # Hold the emission lock to the end: the expiry tick must not be stopped while it holds
+        # calls it took from the tracker but has not spooled yet (they would be in neither place).
+        async with self._emitting:
+            await self._spool_calls(self.tracker.flush())
+            if self.tracker.in_flight:
+                log.warning(
+                    "stopping with %d call(s) in flight; they will not be recorded",
+                    self.tracker.in_flight,
+                )
+            self._idle.clear()
+            self._wake.set()
+            try:
+                await asyncio.wait_for(self._idle.wait(), timeout)
+            except TimeoutError:
+                log.warning("sink still failing at stop; calls stay in %s", self.spool.directory)
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
         self._stopped.set()
 
     def now(self) -> float:
@@ -180,7 +184,8 @@ class AmiListener:
     async def _expire_periodically(self) -> None:
         while True:
             await asyncio.sleep(self.tick)
-            await self._spool_calls(self.tracker.expire(self.now()))
+            async with self._emitting:
+                await self._spool_calls(self.tracker.expire(self.now()))
 
     async def _spool_calls(self, calls: list[CompletedCall]) -> None:
         for call in calls:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import logging
 from typing import cast
 
+from agi_scripts.db_source import DbLookupSource
 from agi_scripts.decision import RouteDecider
 from agi_scripts.fastagi import FastAgiServer
 from agi_scripts.file_source import FileDirectorySource
 from agi_scripts.source import DirectorySource
 from callrouter import metrics
 from callrouter.settings import Settings
-from models.db import Database
-from models.directory import DbDirectorySource
 
 from .decider import SwappableDecider
 
@@ -27,7 +26,7 @@ class AgiPart:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.db: Database | None = None
+        self.lookup: DbLookupSource | None = None
         self.source: DirectorySource
         self.decider: SwappableDecider
         self.server: FastAgiServer | None = None
@@ -42,8 +41,9 @@ class AgiPart:
         if settings.agi.directory_file is not None:
             self.source = FileDirectorySource(settings.agi.directory_file)
         else:
-            self.db = Database(settings.database_url)
-            self.source = DbDirectorySource(self.db)
+            # One-statement caller lookups on the hot path (bench/ROUTING.md).
+            self.lookup = DbLookupSource(settings.database_url)
+            self.source = self.lookup
         self.decider = SwappableDecider(
             self._new_decider(settings), settings.routing.directory_refresh_seconds
         )
@@ -100,8 +100,8 @@ class AgiPart:
                 )
             await self.server.close()
         metrics.LIVE.set_probe("callrouter_agi_sessions_active", None)
-        if self.db is not None:
-            await self.db.dispose()
+        if self.lookup is not None:
+            await self.lookup.close()
 
     def _new_decider(self, settings: Settings) -> RouteDecider:
         return RouteDecider(self.source, settings.routing, settings.default_region)

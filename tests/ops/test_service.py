@@ -103,7 +103,7 @@ async def test_sigterm_mid_call_finishes_the_dial_flushes_the_call_and_exits_0(d
         assert router_vars(result)[var.RESULT] == "ANSWERED"
         assert await service.exit_code() == 0
         row = await call_row(db_url, result.linkedid)  # stored before the process exited
-        assert row is not None and row.disposition == "ANSWERED"
+        assert row is not None and row.disposition == "ANSWERED", service.output
         assert not list((tmp_path / "spool" / "calls").glob("*.json"))
     finally:
         await service.stop()
