@@ -242,9 +242,14 @@ class AmiConnection:
             payload = encode_action_lines(action, action_id, lines)
         else:
             payload = encode_action(action, action_id, fields)
-        self._writer.write(payload)
-        await self._writer.drain()
-        return await future
+        try:
+            self._writer.write(payload)
+            await self._writer.drain()
+            return await future
+        finally:
+            # An abandoned request (its caller timed out) must not leave a future that a later
+            # disconnect fails with nobody to retrieve the error.
+            self._pending.pop(action_id, None)
 
     async def _login(self) -> None:
         settings = self.settings
