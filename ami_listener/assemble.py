@@ -81,7 +81,7 @@ def build_call(
         started_at=_utc(started_at),
         answered_at=_utc(answered_at) if answered_at is not None else None,
         ended_at=_utc(ended_at),
-        ring_seconds=_round((answered_at if answered_at is not None else ended_at) - started_at),
+        ring_seconds=_ring_seconds(started_at, answered_at, ended_at, abandon_seconds),
         talk_seconds=_talk_seconds(call, cdrs, answered_leg, answered_at, ended_at),
         disposition=_disposition(answered_leg is not None, cdrs, legs),
         answered_by=answered_leg.endpoint if answered_leg else None,
@@ -141,6 +141,17 @@ def _dialed_number(call: CallState, cdrs: list[CdrRecord]) -> str | None:
     if exten and exten != "s":
         return exten
     return next((cdr.destination for cdr in cdrs if known(cdr.destination)), None)
+
+
+def _ring_seconds(
+    started_at: float, answered_at: float | None, ended_at: float, abandon_seconds: float | None
+) -> float:
+    """How long the caller waited: until answered, until they hung up, or until the end."""
+    if answered_at is not None:
+        return _round(answered_at - started_at)
+    if abandon_seconds is not None:  # the channel may live on while the AGI winds down
+        return _round(abandon_seconds)
+    return _round(ended_at - started_at)
 
 
 def _direction(

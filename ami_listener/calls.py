@@ -73,8 +73,9 @@ class CompletedCall:
     started_at:          when the first channel appeared (UTC).
     answered_at:         when the first leg answered, or None.
     ended_at:            when the last channel of the call hung up.
-    ring_seconds:        how long the caller waited before someone answered (until ended_at
-                         when nobody did); includes routing time.
+    ring_seconds:        how long the caller waited before someone answered, or before they hung
+                         up when abandoned (until ended_at when every step ran out); includes
+                         routing time.
     talk_seconds:        Cdr BillableSeconds of the answered leg when present (authoritative),
                          otherwise measured from the events; 0 when not answered.
     disposition:         "ANSWERED" / "NO ANSWER" / "BUSY" / "FAILED".

@@ -229,3 +229,11 @@ def test_random_splits_and_truncations_never_break_the_pipeline(scenario: str, d
         assert call.linkedid in full
         if start == 0 and end == len(stream):
             assert call == full[call.linkedid]
+
+
+def test_abandoned_call_rings_only_until_the_caller_hangs_up() -> None:
+    """The caller's channel can outlive the abandon while the AGI winds down (lab 04)."""
+    (call,), _ = replay(scenario_events("04-caller-abandons-while-ringing"))
+    assert call.abandoned and call.abandon_seconds is not None
+    assert call.ring_seconds == call.abandon_seconds
+    assert (call.ended_at - call.started_at).total_seconds() >= call.ring_seconds
