@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from pathlib import Path
 
@@ -45,6 +46,7 @@ def demo(database: Path, html: Path, calls: int, seed: int) -> None:
     click.echo(f"HTML report: {result.html_path}")
     click.echo("Explore the database:")
     url = f"sqlite:///{result.database}"
+    program = sys.argv[0] if "/" in sys.argv[0] else "callrouter"
     for command in (
         "deals list",
         "deals show 1",
@@ -52,4 +54,4 @@ def demo(database: Path, html: Path, calls: int, seed: int) -> None:
         "calls list --missed",
         f"stats --from {result.day} --to {result.day} --by manager",
     ):
-        click.echo(f"  CALLROUTER_DATABASE_URL={url} callrouter {command}")
+        click.echo(f"  CALLROUTER_DATABASE_URL={url} {program} {command}")
