@@ -34,6 +34,7 @@ class Channel:
     dead: bool = False
     answered_at: float | None = None
     sip_callid: str = ""
+    tech_cause: int = 0  # PJSIP: SIP response code behind the hangup (Hangup TechCause)
 
     @property
     def state_desc(self) -> str:
@@ -46,14 +47,18 @@ class Channel:
 
 @dataclass
 class Device:
-    """A SIP peer as device state sees it (call-limit set, so RINGING/INUSE are reported)."""
+    """A SIP peer / PJSIP endpoint as device state sees it (chan_sip: call-limit set, so
+    RINGING/INUSE are reported)."""
 
-    name: str  # "SIP/101"
+    name: str  # "SIP/101", "PJSIP/101"
     registered: bool = True
     ringing: int = 0
     up: int = 0
     in_use: bool = False
     lag_until: float = 0.0  # lesson 17: still reads RINGING until then
+    # PJSIP: the state last reported; chan_pjsip derives device state from the endpoint's
+    # channels and a DeviceStateChange goes out only when that aggregate changes
+    reported: str | None = None
 
     def state(self, now: float) -> str:
         if not self.registered:

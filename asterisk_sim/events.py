@@ -60,7 +60,10 @@ def newexten(ch: Channel, app: str, data: str) -> Fields:
 
 
 def hangup(ch: Channel, cause: int) -> Fields:
-    return snapshot(ch) + [("Cause", str(cause)), ("Cause-txt", CAUSE_TXT.get(cause, "Unknown"))]
+    out = snapshot(ch) + [("Cause", str(cause)), ("Cause-txt", CAUSE_TXT.get(cause, "Unknown"))]
+    if ch.tech_cause:  # chan_pjsip: the SIP response code that ended the channel
+        out.append(("TechCause", str(ch.tech_cause)))
+    return out
 
 
 def cause_only(ch: Channel, cause: int | None) -> Fields:
@@ -75,11 +78,11 @@ def agi_exec_end(ch: Channel, command_id: int, command: str, code: int, result: 
     return agi_exec_start(ch, command_id, command) + [("ResultCode", str(code)), ("Result", result)]
 
 
-def bridge_fields(bridge_id: str, num_channels: int) -> Fields:
+def bridge_fields(bridge_id: str, num_channels: int, technology: str = "simple_bridge") -> Fields:
     return [
         ("BridgeUniqueid", bridge_id),
         ("BridgeType", "basic"),
-        ("BridgeTechnology", "simple_bridge"),
+        ("BridgeTechnology", technology),
         ("BridgeCreator", "<unknown>"),
         ("BridgeName", "<unknown>"),
         ("BridgeNumChannels", str(num_channels)),
@@ -87,8 +90,10 @@ def bridge_fields(bridge_id: str, num_channels: int) -> Fields:
     ]
 
 
-def bridge_member(bridge_id: str, num_channels: int, ch: Channel) -> Fields:
-    return bridge_fields(bridge_id, num_channels) + snapshot(ch)
+def bridge_member(
+    bridge_id: str, num_channels: int, ch: Channel, technology: str = "simple_bridge"
+) -> Fields:
+    return bridge_fields(bridge_id, num_channels, technology) + snapshot(ch)
 
 
 def device_state(device: str, state: str) -> Fields:

@@ -81,6 +81,8 @@ class Pbx:
         self.cdr_records: list[CdrRecord] = []
         self.csv_lines: list[str] = []
         self.queue_login_time = int(self.clock.now()) - 355
+        # app_queue's Queue:managers_avail is cached (and silent) unless nothing is cached yet
+        self.queue_avail_reported = not config.fresh_boot
 
     # ---- ids -------------------------------------------------------------------------
     def new_uniqueid(self) -> str:
@@ -107,6 +109,8 @@ class Pbx:
                 registered=phone.registered if phone else peer == self.cfg.trunk,
                 in_use=bool(phone and phone.in_use),
             )
+            if self.cfg.tech == "PJSIP":
+                dev.reported = dev.state(self.clock.now())
             self.devices[name] = dev
         return dev
 
@@ -154,6 +158,7 @@ class Call:
     bridged_once: bool = False
     agi: AgiSession | None = None
     hangup_source: str = ""
+    caller_device: Device | None = None  # PJSIP: the endpoint the caller channel belongs to
 
     # ---- plumbing --------------------------------------------------------------------
     @property
@@ -199,8 +204,20 @@ class Call:
 
     def device_changed(self, dev: Device, queue: bool = True) -> None:
         state = dev.state(self.now)
+        if self.cfg.tech == "PJSIP":
+            if state == dev.reported:
+                return
+            dev.reported = state
         self.emit("DeviceStateChange", "call,all", ev.device_state(dev.name, state))
         peer = dev.name.split("/", 1)[-1]
+        if peer in self.cfg.queue_members and not self.pbx.queue_avail_reported:
+            # ringinuse=1: every reachable member counts as available, so this never changes
+            self.pbx.queue_avail_reported = True
+            self.emit(
+                "DeviceStateChange",
+                "call,all",
+                ev.device_state("Queue:managers_avail", "NOT_INUSE"),
+            )
         if queue and peer in self.cfg.queue_members:
             self.noise(
                 "QueueMemberStatus",
@@ -343,9 +360,10 @@ class Call:
         legs = [leg for t in targets if (leg := self._new_leg(t, data)) is not None]
         outcome.legs = [leg.channel.name for leg in legs]
         for leg in legs:
-            leg.device.ringing += 1
-            if not self._is_trunk(leg):
-                self.device_changed(leg.device)
+            if self.cfg.tech == "SIP":  # chan_sip call-limit counts a leg from its INVITE on
+                leg.device.ringing += 1
+                if not self._is_trunk(leg):
+                    self.device_changed(leg.device)
             self.emit(
                 "DialBegin",
                 "call,all",
@@ -473,6 +491,9 @@ class Call:
         ch = leg.channel
         self.newstate(ch, 5)
         leg.ringing = True
+        pjsip = self.cfg.tech == "PJSIP"
+        if pjsip:  # chan_pjsip: RINGING once the channel rings (180), not at the INVITE
+            leg.device.ringing += 1
         if first:
             self.varset(self.caller, "RINGTIME", str(int(self.now - start)))
             self.varset(self.caller, "RINGTIME_MS", str(int((self.now - start) * 1000)))
@@ -481,7 +502,10 @@ class Call:
                 "DeviceStateChange", "call,all", ev.device_state(leg.device.name, "NOT_INUSE")
             )
         else:
-            self.device_changed(leg.device, queue=False)
+            self.device_changed(leg.device, queue=pjsip)
+        if first and self.caller_device is not None:
+            # relaying the 180 to the caller re-evaluates its endpoint (Ring/Up: INUSE)
+            self.device_changed(self.caller_device, queue=False)
         self.emit(
             "DialState", "call,all", ev.dial_fields(self.caller, ch) + [("DialStatus", "RINGING")]
         )
@@ -495,7 +519,7 @@ class Call:
         self.cel(ch, "CHAN_END")
         if leg.answered:
             leg.device.up -= 1
-        else:
+        elif self.cfg.tech == "SIP" or leg.ringing:
             leg.device.ringing -= 1
         if lag:
             leg.device.lag_until = self.now + self.cfg.devstate_lag_seconds
@@ -509,6 +533,15 @@ class Call:
         self.device_changed(dev)
 
     def _leg_busy(self, leg: Leg) -> None:
+        if self.cfg.tech == "PJSIP":
+            # the 486 queues a hangup (cause 17, TechCause 486) on the leg; app_dial passes the
+            # SIP cause on to the caller channel, whose Hangup shows it too
+            leg.channel.tech_cause = self.caller.tech_cause = 486
+            self.emit(
+                "HangupRequest",
+                "call,all",
+                ev.cause_only(leg.channel, 17) + [("TechCause", "486")],
+            )
         self.emit(
             "DialEnd",
             "call,all",
@@ -532,7 +565,9 @@ class Call:
                 and self.cfg.devstate_lag > 0
                 and self.pbx.rng.random() < self.cfg.devstate_lag
             )
-            self._leg_gone(leg, 16, lag=lag)
+            # app_dial hangs up an unanswered PJSIP leg without setting a cause (Hangup Cause 0)
+            cause = 0 if status == "NOANSWER" and self.cfg.tech == "PJSIP" else 16
+            self._leg_gone(leg, cause, lag=lag)
             leg.cdr.end = self.now
         if status != "CANCEL" and any(leg.cdr.disposition == "BUSY" for leg in legs) and not live:
             status = "BUSY"
@@ -596,28 +631,36 @@ class Call:
         self.cel(w, "BRIDGE_ENTER", extra=extra)
         self.cel(c, "BRIDGE_ENTER", peer=w.name, extra=extra)
         self.emit("BridgeEnter", "call,all", ev.bridge_member(bridge, 2, c))
-        self.varset(w, "BRIDGEPEER", c.name)
-        self.varset(w, "BRIDGEPVTCALLID", c.sip_callid)
-        self.varset(c, "BRIDGEPEER", w.name)
-        self.varset(c, "BRIDGEPVTCALLID", w.sip_callid)
+        # PJSIP: the bridge is re-set up twice more (native_rtp), each time setting the peers again
+        for _ in range(3 if self.cfg.tech == "PJSIP" else 1):
+            self.varset(w, "BRIDGEPEER", c.name)
+            self.varset(w, "BRIDGEPVTCALLID", c.sip_callid)
+            self.varset(c, "BRIDGEPEER", w.name)
+            self.varset(c, "BRIDGEPVTCALLID", w.sip_callid)
         talk = winner.behaviour.talk
         await self.pbx.clock.sleep_until(answered_at + talk)
         return bridge
 
-    def _rtp_qos(self, a: Channel, b: Channel) -> None:
-        if self.cfg.tech != "SIP":
-            return
-        for x, y in ((a, b), (b, a)):
+    def _rtp_qos(self, a: Channel, b: Channel | None) -> None:
+        """chan_sip: both channels at the hangup of one; chan_pjsip: the channel hanging up
+        (``a``) and, while still bridged, ``b``'s *BRIDGED copies."""
+        pairs = ((a, b), (b, a)) if self.cfg.tech == "SIP" else ((a, b),)
+        for x, y in pairs:
+            assert x is not None
             ssrc = self.pbx.rng.getrandbits(31)
             self.varset(x, "RTPAUDIOQOS", QOS.format(ssrc=ssrc))
-            self.varset(y, "RTPAUDIOQOSBRIDGED", QOS.format(ssrc=ssrc))
+            if y is not None:
+                self.varset(y, "RTPAUDIOQOSBRIDGED", QOS.format(ssrc=ssrc))
             for name, value in QOS_VARS.items():
                 self.varset(x, name, value)
-                self.varset(y, name + "BRIDGED", value)
+                if y is not None:
+                    self.varset(y, name + "BRIDGED", value)
 
     def _bridge_teardown(self, winner: Leg, bridge: str, answered_at: float) -> None:
         """The calling side hangs up (caller BYE for inbound, the phone for outbound)."""
         c, w = self.caller, winner.channel
+        # two PJSIP channels with RTP get the bridge upgraded to native_rtp while they talk
+        technology = "native_rtp" if self.cfg.tech == "PJSIP" else "simple_bridge"
         self._rtp_qos(c, w)
         self.emit("HangupRequest", "call,all", ev.cause_only(c, 16))
         c.dead = True
@@ -626,7 +669,7 @@ class Call:
         for ch in (c, w):
             self.varset(ch, "BRIDGEPEER", "")
             self.varset(ch, "BRIDGEPVTCALLID", "")
-        self.emit("BridgeLeave", "call,all", ev.bridge_member(bridge, 1, c))
+        self.emit("BridgeLeave", "call,all", ev.bridge_member(bridge, 1, c, technology))
         dialed = self.now - c.created
         talked = self.now - answered_at
         self.varset(c, "ANSWEREDTIME", str(int(talked)))
@@ -635,13 +678,15 @@ class Call:
         self.varset(c, "DIALEDTIME_MS", str(int(dialed * 1000)))
         self.varset(c, "DIALSTATUS", "ANSWER")
         c.hangupcause = 16
-        extra = {"bridge_id": bridge, "bridge_technology": "simple_bridge"}
+        extra = {"bridge_id": bridge, "bridge_technology": technology}
         self.cel(c, "BRIDGE_EXIT", peer=w.name, extra=extra)
         self.cel(w, "BRIDGE_EXIT", extra=extra)
-        self.emit("BridgeLeave", "call,all", ev.bridge_member(bridge, 0, w))
-        self.emit("BridgeDestroy", "call,all", ev.bridge_fields(bridge, 0))
+        self.emit("BridgeLeave", "call,all", ev.bridge_member(bridge, 0, w, technology))
+        self.emit("BridgeDestroy", "call,all", ev.bridge_fields(bridge, 0, technology))
         if self.cfg.tech == "SIP":
             self.varset(w, "RTPAUDIOQOS", QOS.format(ssrc=self.pbx.rng.getrandbits(31)))
+        else:
+            self._rtp_qos(w, None)  # the leg hangs up after the bridge is gone
         self._leg_gone(winner, 16, source=c.name)
         winner.cdr.end = self.now
         self.bridged_once = True
@@ -681,6 +726,9 @@ class Call:
         }
         for part in self._end_order():
             burst[part]()
+        if self.caller_device is not None:
+            self.caller_device.up -= 1
+            self.device_changed(self.caller_device, queue=False)
 
     def _end_order(self) -> list[str]:
         orders = {
@@ -755,7 +803,14 @@ def _fn_channel(call: Call, arg: str) -> str:
         "linkedid": c.linkedid,
         "uniqueid": c.uniqueid,
         "state": c.state_desc,
+        "endpoint": _pjsip_endpoint(c.name),
     }.get(arg.strip(), "")
+
+
+def _pjsip_endpoint(channel_name: str) -> str:
+    """CHANNEL(endpoint): ``PJSIP/carrier-00000000`` -> ``carrier`` ("" for other techs)."""
+    tech, _, rest = channel_name.partition("/")
+    return rest.rsplit("-", 1)[0] if tech == "PJSIP" else ""
 
 
 FUNCTIONS = {

@@ -39,6 +39,12 @@ class SimConfig:
     first_channel_id: int = 0x33
     master_csv: Path | None = None
     noise: bool = True  # VarSet/Newexten/CEL/QueueMemberStatus/RTP QoS noise
+    # inbound 7000: "record_agi_fallback" (chan_sip lab: MixMonitor, AGI, fallback Dial) or
+    # "agi_only" (PJSIP lab: NoOp, AGI, NoOp, Hangup; no recording, no fallback)
+    inbound_dialplan: str = "record_agi_fallback"
+    # first call since Asterisk booted: no device state cached yet, so app_queue's
+    # Queue:managers_avail reports once (PJSIP lab, pjsip/answered)
+    fresh_boot: bool = False
 
     # the AGI() argument as the dialplan spells it (lab: ${AGI_URL}); None: from agi_address
     agi_request: str | None = None

@@ -76,33 +76,44 @@ class AsteriskSimulator:
         if caller.abandon_after is not None:
             call.abandon_at = ch.created + caller.abandon_after
         call.cel(ch, "CHAN_START", bare=True)
-        call.emit("Newchannel", "call,all", ev.snapshot(ch))
-        if cfg.tech == "SIP":
+        if cfg.tech == "PJSIP":
+            # chan_pjsip creates the inbound channel in Ring (no Newstate) and identifies the
+            # carrier endpoint by IP, without a SuccessfulAuth
+            ch.state = 4
+            call.emit("Newchannel", "call,all", ev.snapshot(ch))
+            call.varset(ch, "SIPDOMAIN", "127.0.0.1")
+        else:
+            call.emit("Newchannel", "call,all", ev.snapshot(ch))
             call.varset(ch, "SIPURI", f"sip:{caller.number}@127.0.0.1:5070")
             call.varset(ch, "SIPDOMAIN", "127.0.0.1")
             call.varset(ch, "SIPCALLID", ch.sip_callid)
-        call.newstate(ch, 4)
-        call.noise(
-            "SuccessfulAuth",
-            "security,all",
-            ev.successful_auth(
-                call.now,
-                cfg.tech,
-                did,
-                f"0x{pbx.rng.getrandbits(44):x}",
-                "IPV4/UDP/127.0.0.1/5060",
-                "IPV4/UDP/127.0.0.1/5070",
-                session_tv=False,
-            ),
-        )
+            call.newstate(ch, 4)
+            call.noise(
+                "SuccessfulAuth",
+                "security,all",
+                ev.successful_auth(
+                    call.now,
+                    cfg.tech,
+                    did,
+                    f"0x{pbx.rng.getrandbits(44):x}",
+                    "IPV4/UDP/127.0.0.1/5060",
+                    "IPV4/UDP/127.0.0.1/5070",
+                    session_tv=False,
+                ),
+            )
         ch.ani, ch.dnid = caller.number, did
-        call.newexten(
-            1,
-            "NoOp",
-            f"Inbound call to {did} from {call.substitute('${CALLERID(all)}')} uid={ch.uniqueid}",
-        )
-        self._start_recording(call, "in", caller.number)
-        call.newexten(5, "AGI", cfg.agi_url)
+        agi_only = cfg.inbound_dialplan == "agi_only"
+        noop = f"Inbound call to {did} from {call.substitute('${CALLERID(all)}')} uid={ch.uniqueid}"
+        if agi_only:  # the PJSIP lab's NoOp also shows ${CHANNEL(endpoint)}
+            noop += f" endpoint={call.substitute('${CHANNEL(endpoint)}')}"
+        call.newexten(1, "NoOp", noop)
+        if cfg.tech == "PJSIP":
+            call.caller_device = pbx.device(f"{cfg.tech}/{cfg.trunk}")
+            call.caller_device.up += 1  # re-evaluated (and reported) only when 180 is relayed
+        agi_priority = 2 if agi_only else 5
+        if not agi_only:
+            self._start_recording(call, "in", caller.number)
+        call.newexten(agi_priority, "AGI", cfg.agi_url)
         call.set_app("AGI", cfg.agi_url)
         status = await self._run_agi(call)
         call.result.agi_status = status
@@ -110,14 +121,20 @@ class AsteriskSimulator:
         if status == "HANGUP" or ch.dead:
             call.finish(dialplan_hangup=False)
             return call.result
+        if agi_only and ch.appl:  # the app last run through AGI (Dial) ends as the dialplan goes on
+            call.cel(ch, "APP_END")
         call.newexten(
-            6,
+            agi_priority + 1,
             "NoOp",
             call.substitute(
                 "AGI finished AGISTATUS=${AGISTATUS} DIALSTATUS=${DIALSTATUS} "
                 "LAB_ROUTE_STATUS=${LAB_ROUTE_STATUS}"
             ),
         )
+        if agi_only:
+            ch.priority = agi_priority + 2  # Hangup()
+            call.finish(dialplan_hangup=True)
+            return call.result
         if status == "SUCCESS":
             call.newexten(7, "GotoIf", "1?done")
             call.newexten(10, "Hangup", "")
