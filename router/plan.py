@@ -226,7 +226,7 @@ def _build_steps(
                 len(kept) + 1, rule.kind, _dedupe(targets), rule.timeout, _REASONS[rule.kind]
             )
         )
-    kept = _end_with_owner_or_fallback(kept, directory, policy, now)
+    kept = _end_with_owner_or_fallback(kept, directory, policy, now, resting)
     if not kept:
         if not policy.fallback_targets:
             return ()
@@ -243,16 +243,29 @@ def _fallback_step(number: int, policy: RoutingPolicy, timeout: int, why: str) -
 
 
 def _end_with_owner_or_fallback(
-    kept: list[EscalationStep], directory: Directory, policy: RoutingPolicy, now: datetime
+    kept: list[EscalationStep],
+    directory: Directory,
+    policy: RoutingPolicy,
+    now: datetime,
+    resting: str | None,
 ) -> list[EscalationStep]:
-    """The last step rings the owner; with no owner available, the fallback targets join it."""
+    """The last step rings the owner; with no owner available, the fallback targets join it.
+
+    A fallback target that is the resting responsible manager's phone stays out when the step
+    before rang it (a fallback list may well name a manager's phone).
+    """
     if not kept or not policy.fallback_targets:
         return kept
     owners = {m.endpoint for m in _by_role(directory, Role.OWNER, now)}
     last = kept[-1]
     if owners & set(last.endpoints):
         return kept
-    extra = tuple(Target(endpoint) for endpoint in policy.fallback_targets)
+    rang_before = kept[-2].endpoints if len(kept) > 1 else ()
+    extra = tuple(
+        Target(endpoint)
+        for endpoint in policy.fallback_targets
+        if not (endpoint == resting and endpoint in rang_before)
+    )
     merged = replace(
         last,
         targets=_dedupe(list(last.targets) + list(extra)),

@@ -124,3 +124,20 @@ def test_only_working_people_are_planned_and_plans_are_deterministic(args):
     assert build(*args)[0] == route
     if route.after_hours:
         assert route.steps == ()
+
+
+def test_fallback_naming_the_responsible_phone_does_not_ring_it_twice_in_a_row():
+    """Found by the property above: fallback targets may include a manager's own phone."""
+    office = Directory(
+        departments=(Department(1, "Sales", WorkingHours.always()),),
+        managers=(
+            Manager(1, "m1", "PJSIP/101", Role.MANAGER, 1),
+            Manager(2, "m2", "PJSIP/102", Role.MANAGER, 1),
+        ),
+    )
+    policy = RoutingPolicy(
+        rules=(StepRule(StepKind.RESPONSIBLE, 10), StepRule(StepKind.DEPARTMENT, 10)),
+        fallback_targets=("PJSIP/100", "PJSIP/101"),
+    )
+    route, _ = build(office, 1, policy, BASE, "+79161234567")
+    assert [step.endpoints for step in route.steps] == [("PJSIP/101",), ("PJSIP/102", "PJSIP/100")]
