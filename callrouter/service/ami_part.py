@@ -8,8 +8,7 @@ import os
 import time
 from pathlib import Path
 
-from panoramisk.message import Message
-
+from ami_listener.message import AmiMessage as Message
 from ami_listener.service import AmiListener
 from callrouter import metrics
 from callrouter.settings import AmiSettings, Settings
