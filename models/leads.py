@@ -24,6 +24,7 @@ from callrouter.worktime import add_working_time, end_of_working_day
 from router.directory import Directory, Role, WorkingHours
 from router.directory import Manager as DirectoryManager
 
+from .deals import create_deal
 from .tables import Call, Contact, Deal, Manager, Task
 from .values import CreatedBy, DealSource, TaskPurpose, TaskStatus, TaskType
 
@@ -56,8 +57,6 @@ class LeadRules:
         at: datetime,
         manager_id: int | None,
     ) -> Deal:
-        from .deals import create_deal  # deals imports automation; keep import order simple
-
         deal = await create_deal(session, contact, source=source, now=at, actor="listener")
         deal.responsible_manager_id = manager_id
         await session.flush()
