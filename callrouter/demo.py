@@ -327,7 +327,7 @@ async def _play_day(
         results.extend(await asyncio.gather(*pending))
     await meeting
     ticker.cancel()
-    return results, sum(1 for _ in results) - len(planned)
+    return results, len(results) - len(planned)
 
 
 async def _move_deals(
