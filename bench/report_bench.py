@@ -37,7 +37,7 @@ from callrouter.reports.daily import build_daily
 from callrouter.reports.stats import build_stats
 from callrouter.settings import Settings
 from models import migrate
-from models.db import Database, create_engine, is_sqlite
+from models.db import Database, is_sqlite
 
 TZ = ZoneInfo("Europe/Moscow")
 REPORT_DAY = date(2026, 11, 20)
@@ -330,14 +330,6 @@ async def measure(url: str, repeat: int) -> dict[str, tuple[float, float]]:
 # --- databases -----------------------------------------------------------------------------
 
 
-async def _migrate(url: str) -> None:
-    engine = create_engine(url)
-    try:
-        await migrate.upgrade(engine)
-    finally:
-        await engine.dispose()
-
-
 async def _pg(sql: str) -> None:
     conn = await asyncpg.connect(_plain(PG_ADMIN_URL))
     try:
@@ -364,7 +356,7 @@ def fresh_database(kind: str) -> Iterator[str]:
 def run(url: str, calls: int, days: int, repeat: int, migrated: bool) -> dict[str, float]:
     """Fill the database at `url` and time the report; returns the figures printed."""
     if not migrated:
-        asyncio.run(_migrate(url))
+        asyncio.run(migrate.upgrade_url(url))
     started = time.perf_counter()
     data = generate(calls, days)
     generated = time.perf_counter() - started

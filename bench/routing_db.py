@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from models import migrate
-from models.db import create_engine
 
 CACHE_DIR = Path(__file__).resolve().parent / ".cache"
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -50,14 +49,6 @@ def staff_rows() -> tuple[list[tuple], list[tuple]]:
     return departments, managers
 
 
-async def _migrate(url: str) -> None:
-    engine = create_engine(url)
-    try:
-        await migrate.upgrade(engine)
-    finally:
-        await engine.dispose()
-
-
 # ---- SQLite --------------------------------------------------------------------------------
 
 
@@ -75,7 +66,7 @@ def build_sqlite(contacts: int, *, log: bool = True) -> str:
     partial = path.with_suffix(".partial.sqlite3")
     partial.unlink(missing_ok=True)
     started = time.perf_counter()
-    asyncio.run(_migrate(f"sqlite+aiosqlite:///{partial}"))
+    asyncio.run(migrate.upgrade_url(f"sqlite+aiosqlite:///{partial}"))
     stamp = STAMP.strftime("%Y-%m-%d %H:%M:%S.%f")
     departments, managers = staff_rows()
     db = sqlite3.connect(partial, isolation_level=None)
@@ -132,7 +123,7 @@ async def _build_postgres(contacts: int, database: str) -> None:
 
     await _pg_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
     await _pg_admin(f'CREATE DATABASE "{database}"')
-    await _migrate(_pg_url(database))
+    await migrate.upgrade_url(_pg_url(database))
     departments, managers = staff_rows()
     conn = await asyncpg.connect(_pg_url(database))
     try:

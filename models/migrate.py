@@ -32,6 +32,17 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     await _run(engine, lambda config: command.upgrade(config, revision))
 
 
+async def upgrade_url(url: str, revision: str = "head") -> None:
+    """Migrate the database at `url` with an engine of its own, disposed afterwards."""
+    from models.db import create_engine
+
+    engine = create_engine(url)
+    try:
+        await upgrade(engine, revision)
+    finally:
+        await engine.dispose()
+
+
 async def downgrade(engine: AsyncEngine, revision: str) -> None:
     await _run(engine, lambda config: command.downgrade(config, revision))
 

@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from callrouter.cli import main
 from models import migrate
 from models.base import Base
-from models.db import Database, create_engine
+from models.db import Database
 
 POSTGRES_URL = os.environ.get(
     "CALLROUTER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -65,18 +65,10 @@ async def _pg_admin(sql: str) -> None:
         await conn.close()
 
 
-async def _migrate(url: str) -> None:
-    engine = create_engine(url)
-    try:
-        await migrate.upgrade(engine)
-    finally:
-        await engine.dispose()
-
-
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.sqlite3"
-    asyncio.run(_migrate(f"sqlite+aiosqlite:///{path}"))
+    asyncio.run(migrate.upgrade_url(f"sqlite+aiosqlite:///{path}"))
     return path
 
 
@@ -92,7 +84,7 @@ def pg_template() -> Iterator[str]:
             pytrace=False,
         )
     try:
-        asyncio.run(_migrate(_pg_url(name)))
+        asyncio.run(migrate.upgrade_url(_pg_url(name)))
         yield name
     finally:
         asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

@@ -13,7 +13,6 @@ import asyncpg
 import pytest
 
 from models import migrate
-from models.db import create_engine
 
 from .support import PrivatePostgres, SqliteLock
 
@@ -53,14 +52,6 @@ async def _create_from_template(pg: PrivatePostgres, name: str, template: str | 
         await conn.close()
 
 
-async def _migrate(url: str) -> None:
-    engine = create_engine(url)
-    try:
-        await migrate.upgrade(engine)
-    finally:
-        await engine.dispose()
-
-
 @pytest.fixture(scope="session")
 def private_postgres() -> Iterator[tuple[PrivatePostgres, str]]:
     """A PostgreSQL cluster of the tests' own, with a migrated template database."""
@@ -68,7 +59,7 @@ def private_postgres() -> Iterator[tuple[PrivatePostgres, str]]:
     try:
         pg.start()
         asyncio.run(_create_from_template(pg, "callrouter_tpl", None))
-        asyncio.run(_migrate(pg.url("callrouter_tpl")))
+        asyncio.run(migrate.upgrade_url(pg.url("callrouter_tpl")))
         yield pg, "callrouter_tpl"
     finally:
         pg.destroy()
