@@ -190,7 +190,8 @@ class AmiListener:
     async def _spool_calls(self, calls: list[CompletedCall]) -> None:
         for call in calls:
             await asyncio.to_thread(self.spool.put, call)
-            log.info("call %s %s %s recorded", call.linkedid, call.direction, call.disposition)
+            # "call recorded" is logged once, by the sink, when the database has it.
+            log.debug("call %s %s %s spooled", call.linkedid, call.direction, call.disposition)
         if calls:
             self._wake.set()
 
