@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from callrouter.settings import AmiSettings
 
 from .message import AmiMessage as Message
-from .wire import AmiFramer, AmiProtocolError, encode_action, encode_action_lines
+from .wire import AmiFramer, AmiProtocolError, encode_action, encode_action_lines, event_filter
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,7 @@ class AmiConnection:
         self.settings = settings
         self.on_event = on_event
         self.filters = tuple(filters)
+        self._keep = event_filter(self.filters)
         self.event_classes = event_classes
         self.backoff = Backoff(settings.reconnect_initial_delay, settings.reconnect_max_delay)
         self.connected = asyncio.Event()
@@ -156,7 +157,7 @@ class AmiConnection:
             asyncio.open_connection(settings.host, settings.port), settings.connect_timeout
         )
         self._writer = writer
-        framer = AmiFramer()
+        framer = AmiFramer(keep=self._keep)
         banner = asyncio.get_running_loop().create_future()
         read_task = asyncio.create_task(self._read(reader, framer, banner))
         try:

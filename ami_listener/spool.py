@@ -6,6 +6,9 @@ Files are listed in name order, which is the order they were written; a file is 
 after the sink confirmed the call. A file that cannot be parsed is renamed to `*.bad` (kept
 for a human) instead of blocking the queue.
 
+Calls are written and removed in batches: each file is still fsynced on its own, but the
+directory once per batch, and the caller pays one thread hop per batch instead of per call.
+
 Blocking file I/O: callers in the event loop run these methods through `asyncio.to_thread`.
 """
 
@@ -14,7 +17,9 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 import time
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from .calls import CompletedCall
@@ -31,30 +36,51 @@ class CallSpool:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self._last_sequence = 0
+        self._lock = threading.Lock()  # the spooler and the delivery run in different threads
+        # (system, linkedid) part of the name -> file, so a repeat is found without a listing.
+        self._spooled = {_key(p.name): p for p in self.pending()}
 
     def put(self, call: CompletedCall) -> Path:
         """Write `call` durably; a call already spooled (same system and linkedid) is kept once."""
-        suffix = f"-{_safe(call.system)}-{_safe(call.linkedid)}.json"
-        existing = [p for p in self.pending() if p.name.endswith(suffix)]
-        if existing:
-            return existing[0]
-        self._last_sequence = max(time.time_ns(), self._last_sequence + 1)
-        path = self.directory / f"{self._last_sequence:020d}{suffix}"
-        tmp = self.directory / f".{path.name}.tmp"
-        data = call.to_json().encode("utf-8")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-        self._fsync_directory()
-        return path
+        return self.put_many([call])[0]
+
+    def put_many(self, calls: Sequence[CompletedCall]) -> list[Path]:
+        """Write `calls` durably, in order; returns their files once all of them are on disk."""
+        paths = []
+        written = False
+        for call in calls:
+            suffix = f"-{_safe(call.system)}-{_safe(call.linkedid)}.json"
+            with self._lock:
+                existing = self._spooled.get(suffix)
+            if existing is not None:
+                paths.append(existing)
+                continue
+            self._last_sequence = max(time.time_ns(), self._last_sequence + 1)
+            path = self.directory / f"{self._last_sequence:020d}{suffix}"
+            tmp = self.directory / f".{path.name}.tmp"
+            data = call.to_json().encode("utf-8")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+            try:
+                os.write(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+            with self._lock:
+                self._spooled[suffix] = path
+            paths.append(path)
+            written = True
+        if written:
+            self._fsync_directory()
+        return paths
 
     def pending(self) -> list[Path]:
         """Spooled calls, oldest first."""
         return sorted(p for p in self.directory.glob("*.json") if not p.name.startswith("."))
+
+    def oldest(self, limit: int) -> list[tuple[Path, CompletedCall | None]]:
+        """Up to `limit` spooled calls, oldest first, each with its file (None: unreadable)."""
+        return [(path, self.load(path)) for path in self.pending()[:limit]]
 
     def load(self, path: Path) -> CompletedCall | None:
         """The call in `path`, or None (and the file set aside as `.bad`) when unreadable."""
@@ -63,12 +89,27 @@ class CallSpool:
         except (OSError, ValueError) as exc:
             log.error("spooled call %s is unreadable (%s); moved aside as .bad", path, exc)
             path.replace(path.with_suffix(".bad"))
+            self._forget([path])
             return None
 
     def remove(self, path: Path) -> None:
         """Forget a call the sink confirmed."""
-        path.unlink(missing_ok=True)
-        self._fsync_directory()
+        self.remove_many([path])
+
+    def remove_many(self, paths: Iterable[Path]) -> None:
+        """Forget calls the sink confirmed."""
+        paths = list(paths)
+        for path in paths:
+            path.unlink(missing_ok=True)
+        self._forget(paths)
+        if paths:
+            self._fsync_directory()
+
+    def _forget(self, paths: Iterable[Path]) -> None:
+        with self._lock:
+            for path in paths:
+                if self._spooled.get(_key(path.name)) == path:
+                    del self._spooled[_key(path.name)]
 
     def _fsync_directory(self) -> None:
         fd = os.open(self.directory, os.O_RDONLY)
@@ -76,6 +117,11 @@ class CallSpool:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def _key(name: str) -> str:
+    """`-<system>-<linkedid>.json` of a spool file name (the part after the sequence)."""
+    return name[name.index("-") :] if "-" in name else name
 
 
 def _safe(text: str) -> str:

@@ -24,7 +24,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,12 +147,11 @@ class CountingSink:
         self.done = asyncio.Event()
         self.finished_at = 0.0
 
-    async def write(self, call: CompletedCall) -> None:
+    async def write(self, calls: Sequence[CompletedCall]) -> None:
         if self.inner is not None:
-            await self.inner.write(call)
-        self.written += 1
-        if call.caller_name:
-            self.names.add(call.caller_name)
+            await self.inner.write(calls)
+        self.written += len(calls)
+        self.names.update(call.caller_name for call in calls if call.caller_name)
         if self.written >= self.expected:
             self.finished_at = time.perf_counter()
             self.done.set()

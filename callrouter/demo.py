@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -132,12 +132,13 @@ class Progress:
         self.leads = 0
         self._changed = asyncio.Condition()
 
-    async def write(self, call: CompletedCall) -> None:
-        result = await self.sink.store(call)
+    async def write(self, calls: Sequence[CompletedCall]) -> None:
+        results = await self.sink.store_many(calls)
         async with self._changed:
-            self.stored += 1
-            self.missed += call.direction == "inbound" and call.disposition != "ANSWERED"
-            self.leads += bool(result.lead and result.lead.created_deal)
+            for call, result in zip(calls, results, strict=True):
+                self.stored += 1
+                self.missed += call.direction == "inbound" and call.disposition != "ANSWERED"
+                self.leads += bool(result.lead and result.lead.created_deal)
             self._changed.notify_all()
 
     async def wait_for(self, count: int) -> None:

@@ -49,12 +49,14 @@ AMI_LAST_LAG = Gauge(
 )
 DB_WRITE_SECONDS = Histogram(
     "callrouter_db_write_seconds",
-    "Time to store one completed call (call row, legs, lead rules) in the database",
+    "Time of one database write: a batch of completed calls (rows, legs, lead rules), one transaction",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
     registry=REGISTRY,
 )
 DB_WRITE_FAILURES = Counter(
-    "callrouter_db_write_failures", "Call writes the database refused (retried)", registry=REGISTRY
+    "callrouter_db_write_failures",
+    "Database writes (batches of calls) the database refused (retried)",
+    registry=REGISTRY,
 )
 CALLS_RECORDED = Counter(
     "callrouter_calls_recorded",

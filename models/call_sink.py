@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -59,38 +60,68 @@ class DbCallSink:
             self._directory = (now, await load_directory(session))
         return self._directory[1]
 
-    async def write(self, call: CompletedCall) -> None:
-        await self.store(call)
+    async def write(self, calls: Sequence[CompletedCall]) -> None:
+        await self.store_many(calls)
 
     async def store(self, call: CompletedCall) -> WriteResult:
+        """Store one call in its own transaction."""
+        return (await self.store_many([call]))[0]
+
+    async def store_many(self, calls: Sequence[CompletedCall]) -> list[WriteResult]:
+        """Store `calls` in order, in one transaction: all of them or (on an error) none."""
         async with self._db.transaction() as session:
-            existing = await session.scalar(
-                select(Call.id).where(Call.system == call.system, Call.linkedid == call.linkedid)
-            )
-            if existing is not None:
-                return WriteResult(existing, created=False)
+            stored = await self._already_stored(session, calls)
             directory = await self._current_directory(session)
             managers = {m.endpoint: m for m in directory.managers}
-            contact, is_new = await self._contact_for(session, call)
-            row = _call_row(call, managers, contact)
-            session.add(row)
-            await session.flush()
-            lead = await self._apply_lead_rules(
-                session, call, row, contact, is_new, managers, directory
+            results = []
+            for call in calls:
+                existing = stored.get((call.system, call.linkedid))
+                if existing is not None:
+                    results.append(WriteResult(existing, created=False))
+                    continue
+                result = await self._store(session, call, managers, directory)
+                stored[(call.system, call.linkedid)] = result.call_id
+                results.append(result)
+            return results
+
+    async def _already_stored(
+        self, session: AsyncSession, calls: Sequence[CompletedCall]
+    ) -> dict[tuple[str, str], int]:
+        keys = {(call.system, call.linkedid) for call in calls}
+        rows = await session.execute(
+            select(Call.system, Call.linkedid, Call.id).where(
+                tuple_(Call.system, Call.linkedid).in_(sorted(keys))
             )
-            if lead is not None and lead.deal_id is not None:
-                row.deal_id = lead.deal_id
-            await session.flush()
-            log.info(
-                "call recorded: %s %s %s %s talk=%.0fs%s",
-                call.system,
-                call.linkedid,
-                call.direction,
-                call.disposition,
-                call.talk_seconds,
-                " (new lead)" if lead and lead.created_deal else "",
-            )
-            return WriteResult(row.id, True, contact.id if contact else None, lead)
+        )
+        return {(system, linkedid): call_id for system, linkedid, call_id in rows}
+
+    async def _store(
+        self,
+        session: AsyncSession,
+        call: CompletedCall,
+        managers: dict[str, Manager],
+        directory: Directory,
+    ) -> WriteResult:
+        contact, is_new = await self._contact_for(session, call)
+        row = _call_row(call, managers, contact)
+        session.add(row)
+        await session.flush()
+        lead = await self._apply_lead_rules(
+            session, call, row, contact, is_new, managers, directory
+        )
+        if lead is not None and lead.deal_id is not None:
+            row.deal_id = lead.deal_id
+        await session.flush()
+        log.info(
+            "call recorded: %s %s %s %s talk=%.0fs%s",
+            call.system,
+            call.linkedid,
+            call.direction,
+            call.disposition,
+            call.talk_seconds,
+            " (new lead)" if lead and lead.created_deal else "",
+        )
+        return WriteResult(row.id, True, contact.id if contact else None, lead)
 
     async def _contact_for(
         self, session: AsyncSession, call: CompletedCall

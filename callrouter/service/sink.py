@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -64,15 +65,16 @@ class TimedSink:
         self.inner = inner
         self.lost = lost
 
-    async def write(self, call: CompletedCall) -> None:
+    async def write(self, calls: Sequence[CompletedCall]) -> None:
         started = time.perf_counter()
         try:
-            result = await self.inner.store(call)
+            results = await self.inner.store_many(calls)
         except Exception:
             metrics.DB_WRITE_FAILURES.inc()
             raise
         finally:
             metrics.DB_WRITE_SECONDS.observe(time.perf_counter() - started)
-        if result.created:
-            metrics.CALLS_RECORDED.labels(call.direction, call.disposition).inc()
-            self.lost.add(call)
+        for call, result in zip(calls, results, strict=True):
+            if result.created:
+                metrics.CALLS_RECORDED.labels(call.direction, call.disposition).inc()
+                self.lost.add(call)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -57,12 +58,12 @@ class FlakySink(MemorySink):
         self.spooled_while_down: list[int] = []
         self.spool_dir = spool_dir
 
-    async def write(self, call: CompletedCall) -> None:
+    async def write(self, calls: Sequence[CompletedCall]) -> None:
         self.attempts += 1
         if self.attempts <= self.failures:
             self.spooled_while_down.append(len(list(self.spool_dir.glob("*.json"))))
             raise ConnectionError("database is down")
-        await super().write(call)
+        await super().write(calls)
 
 
 async def test_failing_sink_calls_wait_in_spool_and_are_written_once(tmp_path: Path) -> None:

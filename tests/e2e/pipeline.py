@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,11 +33,11 @@ class RecordingSink:
         self.calls: list[CompletedCall] = []
         self._changed = asyncio.Condition()
 
-    async def write(self, call: CompletedCall) -> None:
-        result = await self.inner.store(call)
+    async def write(self, calls: Sequence[CompletedCall]) -> None:
+        results = await self.inner.store_many(calls)
         async with self._changed:
-            self.results.append(result)
-            self.calls.append(call)
+            self.results.extend(results)
+            self.calls.extend(calls)
             self._changed.notify_all()
 
     async def wait_for(self, count: int, within: float = 15.0) -> list[CompletedCall]:

@@ -154,8 +154,10 @@ async def asterisk_session(port: int, data: bytes, splits: list[int], close: boo
         async with asyncio.timeout(5):
             while line := await reader.readline():
                 written.append(line)
-                writer.write(reply_to(check_command(line)))
-                await writer.drain()
+                reply = reply_to(check_command(line))
+                if not close:  # a peer that hung up its side can no longer answer
+                    writer.write(reply)
+                    await writer.drain()
     except ConnectionError:
         pass
     finally:

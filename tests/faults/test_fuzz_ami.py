@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ami_listener import AmiListener, MemorySink
+from ami_listener.connection import EVENT_FILTERS
 from asterisk_sim import AsteriskSimulator, Caller, Phone, SimConfig, VirtualClock
 from asterisk_sim.events import render
 from tests.ami.amiserver import FakeAmiServer, ServerSession
@@ -104,7 +105,14 @@ async def listen_to(stream: bytes, max_chunk: int, seed: int, spool: Path) -> No
     )
     port = await server.start()
     sink = MemorySink()
-    listener = AmiListener(listener_settings(port), "pbx1", sink, spool_dir=spool, tick=TICK)
+    listener = AmiListener(
+        listener_settings(port),
+        "pbx1",
+        sink,
+        spool_dir=spool,
+        tick=TICK,
+        event_filters=(*EVENT_FILTERS, "UserEvent: fuzz-end"),  # the sentinel must get through
+    )
     seen: list[str] = []
     enqueue = listener.connection.on_event
 
