@@ -7,13 +7,17 @@
 - A later answered call with that number (a call-back or the client again) closes the call-back
   task with that call as its reason and marks the missed calls recovered.
 
-Every function here runs inside the sink's transaction, after the contact row is locked, so two
-listeners handling the same number at once take turns instead of both creating a deal.
+Every function here runs inside the sink's transaction, after the contact rows are locked, so two
+listeners handling the same number at once take turns instead of both creating a deal. The sink
+writes calls in batches: what the rules look at (open deals, open call-backs, unrecovered missed
+calls of the batch's contacts) is loaded once per batch into `OpenWork` and kept up to date as
+the rules change it, so a call costs only the writes its rules make.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
@@ -37,21 +41,54 @@ class LeadOutcome:
     recovered_calls: int = 0
 
 
+@dataclass
+class OpenWork:
+    """The open deals, open call-backs and unrecovered missed calls of one batch's contacts."""
+
+    deals: dict[int, Deal] = field(default_factory=dict)  # contact id -> newest open deal
+    callbacks: dict[int, Task] = field(default_factory=dict)  # contact id -> open call-back
+    # contact id -> start times of its missed calls not yet recovered (usually none or a few)
+    unrecovered: dict[int, list[datetime]] = field(default_factory=dict)
+
+    @classmethod
+    async def load(
+        cls, session: AsyncSession, contact_ids: Collection[int], closed_statuses: list[str]
+    ) -> OpenWork:
+        work = cls()
+        if not contact_ids:
+            return work
+        ids = sorted(contact_ids)
+        for deal in await session.scalars(
+            select(Deal)
+            .where(Deal.contact_id.in_(ids), Deal.status.not_in(closed_statuses))
+            .order_by(Deal.id)
+        ):
+            work.deals[deal.contact_id] = deal  # ascending ids: the newest one stays
+        for task in await session.scalars(
+            select(Task).where(
+                Task.contact_id.in_(ids),
+                Task.status == TaskStatus.OPEN.value,
+                Task.purpose == TaskPurpose.CALLBACK.value,
+            )
+        ):
+            work.callbacks[task.contact_id] = task
+        for contact_id, started_at in await session.execute(
+            select(Call.contact_id, Call.started_at).where(
+                Call.contact_id.in_(ids), Call.missed.is_(True), Call.recovered_at.is_(None)
+            )
+        ):
+            work.unrecovered.setdefault(contact_id, []).append(started_at)
+        return work
+
+
 class LeadRules:
     def __init__(self, settings: LeadSettings) -> None:
         self.settings = settings
 
-    async def open_deal(self, session: AsyncSession, contact: Contact) -> Deal | None:
-        return await session.scalar(
-            select(Deal)
-            .where(Deal.contact_id == contact.id, Deal.status.not_in(self.settings.closed_statuses))
-            .order_by(Deal.id.desc())
-            .limit(1)
-        )
-
     async def _new_deal(
         self,
         session: AsyncSession,
+        work: OpenWork,
         contact: Contact,
         source: DealSource,
         at: datetime,
@@ -59,12 +96,13 @@ class LeadRules:
     ) -> Deal:
         deal = await create_deal(session, contact, source=source, now=at, actor="listener")
         deal.responsible_manager_id = manager_id
-        await session.flush()
+        work.deals[contact.id] = deal
         return deal
 
     async def answered_inbound(
         self,
         session: AsyncSession,
+        work: OpenWork,
         contact: Contact,
         is_new: bool,
         answerer: DirectoryManager | None,
@@ -72,13 +110,14 @@ class LeadRules:
         directory: Directory,
     ) -> LeadOutcome:
         """A person answered: the lead goes to them if it had nobody; missed calls recover."""
-        recovered = await self.recover(session, contact, call)
-        deal = await self.open_deal(session, contact)
+        recovered = await self.recover(session, work, contact, call)
+        deal = work.deals.get(contact.id)
         if answerer is not None and contact.responsible_manager_id is None:
             contact.responsible_manager_id = answerer.id
         if deal is None and is_new:
             deal = await self._new_deal(
                 session,
+                work,
                 contact,
                 DealSource.INBOUND_CALL,
                 call.started_at,
@@ -107,26 +146,32 @@ class LeadRules:
         return LeadOutcome(deal.id if deal else None, False, None, recovered)
 
     async def missed_inbound(
-        self, session: AsyncSession, contact: Contact, call: Call, directory: Directory
+        self,
+        session: AsyncSession,
+        work: OpenWork,
+        contact: Contact,
+        call: Call,
+        directory: Directory,
     ) -> LeadOutcome:
         """Nobody answered: make sure exactly one open call-back task says so."""
-        deal = await self.open_deal(session, contact)
+        work.unrecovered.setdefault(contact.id, []).append(call.started_at)
+        deal = work.deals.get(contact.id)
         created = False
         if deal is None:
             deal = await self._new_deal(
                 session,
+                work,
                 contact,
                 DealSource.MISSED_CALL,
                 call.started_at,
                 contact.responsible_manager_id,
             )
             created = True
-        existing = await self._open_callback(session, contact)
+        existing = work.callbacks.get(contact.id)
         if existing is not None:
             existing.missed_calls += 1
             existing.last_missed_at = call.started_at
             existing.comment = self._callback_comment(contact, existing.missed_calls)
-            await session.flush()
             return LeadOutcome(deal.id, created, existing.id)
         owner = await self._callback_owner(session, contact, deal)
         if owner is None:
@@ -150,12 +195,15 @@ class LeadRules:
         )
         session.add(task)
         await session.flush()
+        work.callbacks[contact.id] = task
         return LeadOutcome(deal.id, created, task.id)
 
-    async def recover(self, session: AsyncSession, contact: Contact, call: Call) -> int:
+    async def recover(
+        self, session: AsyncSession, work: OpenWork, contact: Contact, call: Call
+    ) -> int:
         """Close the open call-back task with `call` as its reason; mark earlier misses recovered."""
         connected_at = call.answered_at or call.started_at
-        task = await self._open_callback(session, contact)
+        task = work.callbacks.pop(contact.id, None)
         if task is not None:
             task.status = TaskStatus.DONE.value
             task.closed_at = connected_at
@@ -164,6 +212,10 @@ class LeadRules:
                 f"{'called back' if call.direction == 'outbound' else 'client called again'}: "
                 f"call #{call.id} answered"
             )
+        misses = work.unrecovered.get(contact.id, [])
+        if not any(started < call.started_at for started in misses):
+            return 0
+        work.unrecovered[contact.id] = [t for t in misses if t >= call.started_at]
         result = await session.execute(
             update(Call)
             .where(
@@ -171,20 +223,13 @@ class LeadRules:
                 Call.missed.is_(True),
                 Call.recovered_at.is_(None),
                 Call.started_at < call.started_at,
+                # Only calls stored before this one, as when calls were written one at a time.
+                Call.id < call.id,
             )
             .values(recovered_at=connected_at, recovered_by_call_id=call.id)
+            .execution_options(synchronize_session=False)
         )
-        await session.flush()
         return result.rowcount or 0
-
-    async def _open_callback(self, session: AsyncSession, contact: Contact) -> Task | None:
-        return await session.scalar(
-            select(Task).where(
-                Task.contact_id == contact.id,
-                Task.status == TaskStatus.OPEN.value,
-                Task.purpose == TaskPurpose.CALLBACK.value,
-            )
-        )
 
     @staticmethod
     def _callback_comment(contact: Contact, missed: int) -> str:
