@@ -19,6 +19,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import func, select
 
 from callrouter.cli import main
@@ -30,6 +31,13 @@ POSTGRES_URL = os.environ.get(
     "CALLROUTER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 BACKENDS = ("sqlite", "postgresql")
+
+# Property tests explore new random examples on every developer run (that is how they find
+# bugs); CI replays a fixed set, so a red CI means a change broke something, not bad luck.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+hypothesis_settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "default")
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -92,7 +92,7 @@ def test_the_responsible_manager_never_rings_twice_in_a_row(args):
 @settings(max_examples=400, deadline=None)
 @given(inputs)
 def test_every_plan_ends_with_the_owner_or_the_fallback(args):
-    route, _ = build(*args)
+    route, contact = build(*args)
     office, _, policy, now, _ = args
     owners = {m.endpoint for m in office.by_role(Role.OWNER) if m.on_shift(now)}
     ends_with_owner = policy.rules[-1].kind is StepKind.OWNER
@@ -100,7 +100,14 @@ def test_every_plan_ends_with_the_owner_or_the_fallback(args):
         return
     assert route.steps, "with an owner or a fallback there is always someone to ring"
     last = set(route.steps[-1].endpoints)
-    assert last & owners or last >= set(policy.fallback_targets)
+    fallback = set(policy.fallback_targets)
+    # The one exception, so that the property above holds: a fallback target that is the
+    # responsible manager's own phone stays out right after the step that rang it.
+    manager = office.manager(contact.responsible_manager_id) if contact else None
+    if manager is not None and len(route.steps) > 1:
+        if manager.endpoint in route.steps[-2].endpoints:
+            fallback.discard(manager.endpoint)
+    assert last & owners or last >= fallback
 
 
 @settings(max_examples=400, deadline=None)
