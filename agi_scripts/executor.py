@@ -104,17 +104,31 @@ class PlanExecutor:
         return RouteOutcome(RouteResult.NO_ANSWER, reached, None, status)
 
     async def _available(self, step: EscalationStep, rung_last: frozenset[str]) -> list[str]:
-        ready = []
+        endpoints = []
         for endpoint in step.endpoints:
-            if not is_dialable(endpoint):
+            if is_dialable(endpoint):
+                endpoints.append(endpoint)
+            else:
                 log.warning("plan %s: endpoint %r is not dialable, skipped", step.number, endpoint)
-                continue
-            state = await self._channel.get_full_variable(f"${{DEVICE_STATE({endpoint})}}")
-            state = (state or "UNKNOWN").upper()
-            if state in BUSY_STATES and not (state == LAGGING_STATE and endpoint in rung_last):
-                continue
-            ready.append(endpoint)
-        return ready
+        if not endpoints:
+            return []
+        states = await self._device_states(endpoints)
+        return [
+            endpoint
+            for endpoint, state in zip(endpoints, states, strict=True)
+            if state not in BUSY_STATES or (state == LAGGING_STATE and endpoint in rung_last)
+        ]
+
+    async def _device_states(self, endpoints: list[str]) -> list[str]:
+        """Every phone's DEVICE_STATE in one round trip: Asterisk evaluates the whole expression
+        `${DEVICE_STATE(A)},${DEVICE_STATE(B)}` and states never contain a comma. An answer
+        that does not split into one state per phone counts as UNKNOWN (rung, as Dial decides)."""
+        expression = ",".join(f"${{DEVICE_STATE({endpoint})}}" for endpoint in endpoints)
+        reply = await self._channel.get_full_variable(expression)
+        states = (reply or "").upper().split(",")
+        if len(states) != len(endpoints):
+            return ["UNKNOWN"] * len(endpoints)
+        return [state.strip() or "UNKNOWN" for state in states]
 
     async def _dial(self, step: EscalationStep, endpoints: list[str]) -> str | None:
         await self._channel.set_variable(var.STEP, str(step.number))

@@ -148,14 +148,17 @@ class FakeAsterisk:
         return "510 Invalid or unknown command\n"
 
     def _full(self, expression: str) -> str:
-        match = re.fullmatch(r"\$\{DEVICE_STATE\((.+)\)\}", expression)
-        if not match:
+        """Evaluates `${DEVICE_STATE(X)}` wherever it appears, as Asterisk does."""
+        if not re.fullmatch(r"(\$\{DEVICE_STATE\([^)]+\)\}|,)+", expression):
             return "200 result=0\n"
         states = self.device_states
-        state = (
-            states(match.group(1)) if callable(states) else states.get(match.group(1), "INVALID")
-        )
-        return f"200 result=1 ({state})\n"
+
+        def state(match: re.Match[str]) -> str:
+            name = match.group(1)
+            return states(name) if callable(states) else states.get(name, "INVALID")
+
+        value = re.sub(r"\$\{DEVICE_STATE\(([^)]+)\)\}", state, expression)
+        return f"200 result=1 ({value})\n"
 
     def _exec(self, app: str, data: str) -> str:
         if self._dead:

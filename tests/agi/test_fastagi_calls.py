@@ -87,6 +87,24 @@ async def test_busy_responsible_manager_sends_the_call_to_the_department_at_once
     assert fake.variables[var.ANSWERED_BY] == "3"
 
 
+async def test_a_steps_device_states_are_asked_in_one_command():
+    fake = fake_from("03")
+    await route_calls(fake)
+    queries = [c for c in fake.commands if c.startswith("GET FULL VARIABLE")]
+    assert queries[0] == (
+        "GET FULL VARIABLE ${DEVICE_STATE(SIP/101)},${DEVICE_STATE(SIP/102)},"
+        "${DEVICE_STATE(SIP/103)}"
+    )
+    assert len(queries) == len(fake.dial_data) == 3
+
+
+async def test_an_answer_that_does_not_give_one_state_per_phone_rings_them_all():
+    # Two values for one phone: the states cannot be told apart, so none is trusted to skip.
+    fake = fake_from("03", device_states=lambda e: "BUSY,BUSY" if e == "SIP/101" else "BUSY")
+    await route_calls(fake)
+    assert fake.dial_data[0] == "SIP/101&SIP/102&SIP/103,10"
+
+
 async def test_unavailable_and_busy_states_from_the_lab_are_skipped():
     def states(endpoint: str) -> str:
         return {"SIP/101": "UNAVAILABLE", "SIP/102": "BUSY", "SIP/104": "ONHOLD"}.get(

@@ -103,7 +103,8 @@ def environments(draw: st.DrawFn) -> tuple[bytes, list[int], bool]:
 
 
 _DIAL = re.compile(r"SIP/10[1-5](&SIP/10[1-5])*,\d+")
-_DEVICE_STATE = re.compile(r"\$\{DEVICE_STATE\(SIP/10[1-5]\)\}")
+_ONE_STATE = r"\$\{DEVICE_STATE\(SIP/10[1-5]\)\}"
+_DEVICE_STATES = re.compile(f"{_ONE_STATE}(,{_ONE_STATE})*")  # one query per step
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -117,7 +118,7 @@ def check_command(raw: bytes) -> list[str]:
         case ["GET", "VARIABLE", name]:
             assert name in (var.ASTERISK_DIALSTATUS, var.ASTERISK_DIALEDPEERNAME), argv
         case ["GET", "FULL", "VARIABLE", expression]:
-            assert _DEVICE_STATE.fullmatch(expression), argv
+            assert _DEVICE_STATES.fullmatch(expression), argv
         case ["SET", "VARIABLE", name, _value]:
             assert name in var.ALL, argv
         case ["EXEC", "Dial", data]:
@@ -129,8 +130,9 @@ def check_command(raw: bytes) -> list[str]:
 
 def reply_to(argv: list[str]) -> bytes:
     match argv:
-        case ["GET", "FULL", "VARIABLE", _]:
-            return b"200 result=1 (NOT_INUSE)\n"
+        case ["GET", "FULL", "VARIABLE", expression]:
+            states = ",".join(["NOT_INUSE"] * expression.count("${DEVICE_STATE("))
+            return f"200 result=1 ({states})\n".encode()
         case ["GET", "VARIABLE", var.ASTERISK_DIALSTATUS]:
             return b"200 result=1 (NOANSWER)\n"
         case ["GET", "VARIABLE", _]:
