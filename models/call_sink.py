@@ -86,12 +86,13 @@ class DbCallSink:
             directory = await self._current_directory(session)
             managers = {m.endpoint: m for m in directory.managers}
             contacts, first_calls = await self._contacts_for(session, list(fresh.values()))
+            call_contacts = _contacts_as_of_each_call(fresh, contacts, first_calls)
             work = await OpenWork.load(
                 session,
                 {contact.id for contact in contacts.values()},
                 self._rules.settings.closed_statuses,
             )
-            rows = await _insert_calls(session, fresh, contacts, managers)
+            rows = await _insert_calls(session, fresh, call_contacts, managers)
             deal_of_call: list[dict[str, int]] = []
             results = []
             for call in calls:
@@ -103,7 +104,7 @@ class DbCallSink:
                 if fresh.pop(key, None) is None:  # the same call twice in one batch
                     results.append(WriteResult(row.id, created=False))
                     continue
-                contact = _contact_of(call, contacts)
+                contact = call_contacts[key]
                 lead = await self._apply_lead_rules(
                     session, work, call, row, contact, first_calls, managers, directory
                 )
@@ -226,9 +227,27 @@ def _contact_number(call: CompletedCall) -> str | None:
     return call.external_number
 
 
-def _contact_of(call: CompletedCall, contacts: dict[str, Contact]) -> Contact | None:
-    number = _contact_number(call)
-    return contacts.get(number) if number is not None else None
+def _contacts_as_of_each_call(
+    calls: dict[tuple[str, str], CompletedCall],
+    contacts: dict[str, Contact],
+    first_calls: set[tuple[str, str]],
+) -> dict[tuple[str, str], Contact | None]:
+    """Each call's contact as if the calls were stored one at a time: a number this batch made
+    a contact of is nobody's contact before the call that made it (an outbound call to it
+    earlier in the batch stays without one, as it would have)."""
+    created_by = {_contact_number(calls[key]): key for key in first_calls}
+    made: set[str] = set()
+    result: dict[tuple[str, str], Contact | None] = {}
+    for key, call in calls.items():
+        number = _contact_number(call)
+        contact = contacts.get(number) if number is not None else None
+        if contact is not None and number in created_by:
+            if created_by[number] == key:
+                made.add(number)
+            elif number not in made:
+                contact = None
+        result[key] = contact
+    return result
 
 
 def _clean_name(name: str | None, number: str) -> str | None:
@@ -243,7 +262,7 @@ def _clean_name(name: str | None, number: str) -> str | None:
 async def _insert_calls(
     session: AsyncSession,
     calls: dict[tuple[str, str], CompletedCall],
-    contacts: dict[str, Contact],
+    contacts: dict[tuple[str, str], Contact | None],
     managers: dict[str, Manager],
 ) -> dict[tuple[str, str], Call]:
     """Insert the call rows and their legs, two statements for the whole batch.
@@ -253,10 +272,7 @@ async def _insert_calls(
     """
     if not calls:
         return {}
-    values = {
-        key: _call_values(call, managers, _contact_of(call, contacts))
-        for key, call in calls.items()
-    }
+    values = {key: _call_values(call, managers, contacts[key]) for key, call in calls.items()}
     inserted = await session.execute(
         insert(Call.__table__)
         .values(list(values.values()))

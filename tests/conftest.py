@@ -14,6 +14,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,13 +99,11 @@ def pg_template() -> Iterator[str]:
         asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-@pytest.fixture
-def db_url(db_backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A freshly migrated database of the backend under test, for this test alone."""
-    if db_backend == "sqlite":
-        template = request.getfixturevalue("sqlite_template")
-        path = tmp_path / "callrouter.sqlite3"
-        shutil.copyfile(template, path)
+@contextmanager
+def _fresh_database(backend: str, request: pytest.FixtureRequest, path: Path) -> Iterator[str]:
+    """A copy of the migrated template: a file at `path` (SQLite) or a new PostgreSQL database."""
+    if backend == "sqlite":
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
         yield f"sqlite+aiosqlite:///{path}"
         return
     template = request.getfixturevalue("pg_template")
@@ -114,6 +113,20 @@ def db_url(db_backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> I
         yield _pg_url(name)
     finally:
         asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def db_url(db_backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A freshly migrated database of the backend under test, for this test alone."""
+    with _fresh_database(db_backend, request, tmp_path / "callrouter.sqlite3") as url:
+        yield url
+
+
+@pytest.fixture
+def other_db_url(db_backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A second fresh database of the same backend (to compare two ways of doing one thing)."""
+    with _fresh_database(db_backend, request, tmp_path / "other.sqlite3") as url:
+        yield url
 
 
 @pytest.fixture
