@@ -16,13 +16,11 @@ import pytest
 from sqlalchemy import select
 
 from ami_listener.calls import CompletedCall
-from models import staff
 from models.call_sink import DbCallSink
 from models.db import Database
 from models.tables import Call, Contact, Deal, Manager, Task
-from router.directory import Role
 
-from .test_call_sink import T0, inbound, outbound
+from .test_call_sink import T0, add_office, inbound, outbound
 
 NUMBERS = ["+79161234567", "+79035550101", "+79261112233", "+74951234567"]
 PHONES = ["PJSIP/101", "PJSIP/102"]
@@ -52,17 +50,6 @@ def traffic(seed: int, calls: int = 80) -> list[CompletedCall]:
 
 def _to(call: CompletedCall, number: str) -> CompletedCall:
     return replace(call, external_number=number, external_number_raw=number, dialed_number=number)
-
-
-async def office(db: Database) -> None:
-    async with db.transaction() as s:
-        sales = await staff.add_department(s, "Продажи", "Europe/Moscow")
-        await staff.set_hours(s, sales, "mon-fri 09:00-18:00")
-        await staff.add_manager(s, name="Анна", endpoint="PJSIP/101", department=sales)
-        await staff.add_manager(s, name="Борис", endpoint="PJSIP/102", department=sales)
-        await staff.add_manager(
-            s, name="Head", endpoint="PJSIP/103", role=Role.HEAD_OF_SALES, department=sales
-        )
 
 
 async def crm_view(db: Database) -> dict[str, list[tuple]]:
@@ -130,8 +117,8 @@ async def test_batches_store_what_one_call_at_a_time_stores(
     calls = traffic(seed)
     one_by_one, batched = db, Database(other_db_url)
     try:
-        await office(one_by_one)
-        await office(batched)
+        await add_office(one_by_one)
+        await add_office(batched)
         sink = DbCallSink(one_by_one)
         for call in calls:
             await sink.store(call)
@@ -156,7 +143,7 @@ async def test_batches_store_what_one_call_at_a_time_stores(
 async def test_a_batch_repeating_stored_calls_and_itself_writes_each_call_once(
     db: Database,
 ) -> None:
-    await office(db)
+    await add_office(db)
     calls = traffic(3, calls=12)
     sink = DbCallSink(db)
     first = await sink.store_many(calls[:6])

@@ -94,8 +94,8 @@ def outbound(
     )
 
 
-@pytest.fixture
-async def office(db: Database) -> Database:
+async def add_office(db: Database) -> None:
+    """Sales (Moscow, mon–fri 09–18): Анна 101, Борис 102, head of sales 103; the owner 200."""
     async with db.transaction() as s:
         sales = await staff.add_department(s, "Продажи", "Europe/Moscow")
         await staff.set_hours(s, sales, "mon-fri 09:00-18:00")
@@ -105,6 +105,11 @@ async def office(db: Database) -> Database:
             s, name="Head", endpoint="PJSIP/103", role=Role.HEAD_OF_SALES, department=sales
         )
         await staff.add_manager(s, name="Owner", endpoint="PJSIP/200", role=Role.OWNER)
+
+
+@pytest.fixture
+async def office(db: Database) -> Database:
+    await add_office(db)
     return db
 
 
