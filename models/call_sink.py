@@ -159,22 +159,22 @@ class DbCallSink:
         if first_inbound:
             # A manager dialling out does not make a contact of every number they call: only
             # inbound callers become contacts. Sorted, so two listeners lock in the same order.
+            # Parameter lists, not .values([...]): the statement is compiled once and cached,
+            # and SQLAlchemy renders each batch as one multi-row INSERT ("insertmanyvalues").
             insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
             result = await session.execute(
-                insert(Contact)
-                .values(
-                    [
-                        {
-                            "phone": number,
-                            "name": _clean_name(call.caller_name, number),
-                            "created_at": call.started_at,
-                            "updated_at": call.started_at,
-                        }
-                        for number, call in sorted(first_inbound.items())
-                    ]
-                )
+                insert(Contact.__table__)
                 .on_conflict_do_nothing(index_elements=["phone"])
-                .returning(Contact.phone)
+                .returning(Contact.phone),
+                [
+                    {
+                        "phone": number,
+                        "name": _clean_name(call.caller_name, number),
+                        "created_at": call.started_at,
+                        "updated_at": call.started_at,
+                    }
+                    for number, call in sorted(first_inbound.items())
+                ],
             )
             created = set(result.scalars())
         contacts: dict[str, Contact] = {}
@@ -265,7 +265,8 @@ async def _insert_calls(
     contacts: dict[tuple[str, str], Contact | None],
     managers: dict[str, Manager],
 ) -> dict[tuple[str, str], Call]:
-    """Insert the call rows and their legs, two statements for the whole batch.
+    """Insert the call rows and their legs, two statements for the whole batch (the returned
+    ids are matched by (system, linkedid), so the order rows come back in does not matter).
 
     Returns each call's row as a detached `Call` (with its id) for the lead rules to read; it
     is not in the session, so nothing about it is written again at commit.
@@ -274,9 +275,8 @@ async def _insert_calls(
         return {}
     values = {key: _call_values(call, managers, contacts[key]) for key, call in calls.items()}
     inserted = await session.execute(
-        insert(Call.__table__)
-        .values(list(values.values()))
-        .returning(Call.system, Call.linkedid, Call.id)
+        insert(Call.__table__).returning(Call.system, Call.linkedid, Call.id),
+        list(values.values()),
     )
     ids = {(system, linkedid): call_id for system, linkedid, call_id in inserted}
     legs = [

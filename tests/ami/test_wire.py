@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from panoramisk.ami_protocol import AMIProtocol
 
-from ami_listener.wire import AmiFramer, AmiProtocolError, encode_action
+from ami_listener.connection import EVENT_FILTERS
+from ami_listener.wire import AmiFramer, AmiProtocolError, EventFilter, encode_action
+
+from .fixtures import ALL_SCENARIOS, read_sessions
 
 BANNER = b"Asterisk Call Manager/9.0.0\r\n"
 NEWCHANNEL = (
@@ -113,3 +118,16 @@ def test_actions_refuse_header_injection() -> None:
     assert encode_action("Ping", "1") == b"Action: Ping\r\nActionID: 1\r\n\r\n"
     with pytest.raises(ValueError):
         encode_action("Login", "1", {"Username": "x\r\nAction: Originate"})
+
+
+def test_event_filter_keeps_exactly_what_searching_the_whole_event_keeps() -> None:
+    """The framer's filter decides by event name where it can; on every recorded event it
+    must agree with a plain search of the whole block, as Asterisk applies the filters."""
+    whole = re.compile("|".join(EVENT_FILTERS).encode())
+    keep = EventFilter(EVENT_FILTERS)
+    blocks = [b for s in ALL_SCENARIOS for session in read_sessions(s) for b in session.blocks]
+    events = [b for b in blocks if b.startswith(b"Event: ")]
+    kept = [b for b in events if keep.keeps(b)]
+    assert kept == [b for b in events if whole.search(b)]
+    assert 0 < len(kept) < len(events) / 3  # most of the stream is noise the tracker ignores
+    assert any(b.startswith(b"Event: VarSet") for b in kept)  # CALLROUTER_ variables get in
