@@ -42,10 +42,17 @@ class CallSpool:
 
     def put(self, call: CompletedCall) -> Path:
         """Write `call` durably; a call already spooled (same system and linkedid) is kept once."""
-        return self.put_many([call])[0]
+        paths = self.put_many([call])
+        if not paths:
+            raise ValueError(f"call {call.linkedid} cannot be written to the spool (see the log)")
+        return paths[0]
 
     def put_many(self, calls: Sequence[CompletedCall]) -> list[Path]:
-        """Write `calls` durably, in order; returns their files once all of them are on disk."""
+        """Write `calls` durably, in order; returns their files once all of them are on disk.
+
+        A call that cannot be serialised (a bug in the record, not the disk) is logged with its
+        content and left out, so it cannot hold back the rest; disk errors raise.
+        """
         paths = []
         written = False
         for call in calls:
@@ -55,10 +62,14 @@ class CallSpool:
             if existing is not None:
                 paths.append(existing)
                 continue
+            try:
+                data = call.to_json().encode("utf-8")
+            except (ValueError, TypeError):  # UnicodeEncodeError is a ValueError
+                log.exception("call %s cannot be serialised for the spool: %r", call.linkedid, call)
+                continue
             self._last_sequence = max(time.time_ns(), self._last_sequence + 1)
             path = self.directory / f"{self._last_sequence:020d}{suffix}"
             tmp = self.directory / f".{path.name}.tmp"
-            data = call.to_json().encode("utf-8")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
             try:
                 os.write(fd, data)

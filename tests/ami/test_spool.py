@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -110,3 +111,17 @@ async def test_spool_left_by_a_previous_run_is_delivered_on_start(tmp_path: Path
     await server.close()
     assert delivered == earlier  # in order, each once
     assert spool.pending() == []
+
+
+def test_a_call_that_cannot_be_serialised_is_logged_and_does_not_hold_back_the_batch(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    spool = CallSpool(tmp_path)
+    calls = recorded_calls()[:3]
+    broken = replace(calls[1], caller_name="\udcff")  # a lone surrogate: not encodable UTF-8
+    paths = spool.put_many([calls[0], broken, calls[2]])
+    assert [spool.load(p) for p in paths] == [calls[0], calls[2]]
+    assert spool.pending() == paths
+    assert any(broken.linkedid in r.getMessage() for r in caplog.records)
+    with pytest.raises(ValueError):
+        spool.put(broken)
