@@ -38,7 +38,7 @@ class CallSpool:
         self._last_sequence = 0
         self._lock = threading.Lock()  # the spooler and the delivery run in different threads
         # (system, linkedid) part of the name -> file, so a repeat is found without a listing.
-        self._spooled = {_key(p.name): p for p in self.pending()}
+        self._spooled = {_key_of_file(p.name): p for p in self.pending()}
 
     def put(self, call: CompletedCall) -> Path:
         """Write `call` durably; a call already spooled (same system and linkedid) is kept once."""
@@ -56,7 +56,7 @@ class CallSpool:
         paths = []
         written = False
         for call in calls:
-            suffix = f"-{_safe(call.system)}-{_safe(call.linkedid)}.json"
+            suffix = _key_of(call)
             with self._lock:
                 existing = self._spooled.get(suffix)
             if existing is not None:
@@ -119,8 +119,8 @@ class CallSpool:
     def _forget(self, paths: Iterable[Path]) -> None:
         with self._lock:
             for path in paths:
-                if self._spooled.get(_key(path.name)) == path:
-                    del self._spooled[_key(path.name)]
+                if self._spooled.get(_key_of_file(path.name)) == path:
+                    del self._spooled[_key_of_file(path.name)]
 
     def _fsync_directory(self) -> None:
         fd = os.open(self.directory, os.O_RDONLY)
@@ -130,7 +130,12 @@ class CallSpool:
             os.close(fd)
 
 
-def _key(name: str) -> str:
+def _key_of(call: CompletedCall) -> str:
+    """The part of a spool file name after the sequence: `-<system>-<linkedid>.json`."""
+    return f"-{_safe(call.system)}-{_safe(call.linkedid)}.json"
+
+
+def _key_of_file(name: str) -> str:
     """`-<system>-<linkedid>.json` of a spool file name (the part after the sequence)."""
     return name[name.index("-") :] if "-" in name else name
 

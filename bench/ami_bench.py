@@ -53,12 +53,12 @@ SECRET = "bench"
 Rendered = Iterable[tuple[int, bytes]]  # (events, bytes) per call
 
 
-def render(templates: list[CallTemplate], calls: int) -> list[tuple[int, bytes]]:
-    return [(len(blocks), b"".join(blocks)) for _, blocks in stream(templates, calls)]
-
-
 def render_lazily(templates: list[CallTemplate], calls: int) -> Iterator[tuple[int, bytes]]:
     return ((len(blocks), b"".join(blocks)) for _, blocks in stream(templates, calls))
+
+
+def render(templates: list[CallTemplate], calls: int) -> list[tuple[int, bytes]]:
+    return list(render_lazily(templates, calls))
 
 
 class StreamingAmi:
@@ -314,6 +314,7 @@ def main() -> None:
         print(
             f"{r.db:<11}{r.events:>9}{r.rate:>11.0f}{r.floor:>11.0f}{r.rate / r.floor:>8.2f}{r.lost:>6}{r.corrupted:>9}"
         )
+
 
 if __name__ == "__main__":
     main()
