@@ -126,7 +126,13 @@ async def test_full_queue_pauses_the_socket_loses_nothing_and_is_not_a_dead_peer
     server = FakeAmiServer(sessions=[ServerSession(b"".join(session.blocks))])
     port = await server.start()
     settings = listener_settings(
-        port, queue_size=2, ping_interval=0.02, ping_timeout=0.05, connect_timeout=0.05
+        # The pause (0.3 s below) outlasts three ping timeouts; connecting has its own, roomier
+        # limit: a loaded CI host can take 50 ms to answer a Filter, which is not this test.
+        port,
+        queue_size=2,
+        ping_interval=0.02,
+        ping_timeout=0.1,
+        connect_timeout=1.0,
     )
     sink = MemorySink()
     listener = AmiListener(settings, "pbx1", sink, spool_dir=tmp_path, tick=0.02)
