@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 
@@ -18,5 +19,9 @@ class CallChannel(Protocol):
     async def get_full_variable(self, expression: str) -> str | None: ...
 
     async def set_variable(self, name: str, value: str) -> None: ...
+
+    async def set_variables(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Several variables in order, in as few round trips as the channel allows."""
+        ...
 
     async def exec(self, application: str, data: str, reply_within: float | None = None) -> int: ...

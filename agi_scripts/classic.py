@@ -17,6 +17,7 @@ from agi_scripts.env import read_env
 from agi_scripts.errors import AGIError
 from agi_scripts.file_source import FileDirectorySource
 from agi_scripts.handler import route_call
+from agi_scripts.lines import LineBuffer
 from agi_scripts.session import AgiSession
 from agi_scripts.source import DirectorySource
 from callrouter.settings import Settings, load_settings
@@ -27,9 +28,10 @@ LINE_LIMIT = 16 * 1024
 
 
 class StdioTransport:
-    """stdin through an asyncio pipe reader; stdout written straight to fd 1 (short lines)."""
+    """stdin cut into lines by a LineBuffer on an asyncio pipe; stdout written straight to fd 1
+    (short lines)."""
 
-    def __init__(self, reader: asyncio.StreamReader, out_fd: int) -> None:
+    def __init__(self, reader: LineBuffer, out_fd: int) -> None:
         self._reader = reader
         self._out = out_fd
 
@@ -53,9 +55,9 @@ def source_from_settings(settings: Settings) -> DirectorySource:
 async def run(settings: Settings, source: DirectorySource, preread: bytes = b"") -> int:
     """Route the one call on stdin/stdout; 0 even on failure (the dialplan reads the result)."""
     loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=LINE_LIMIT)
-    reader.feed_data(preread)  # what a caller (the relay) already took from stdin
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
+    reader = LineBuffer(LINE_LIMIT)
+    reader.feed(preread)  # what a caller (the relay) already took from stdin
+    await loop.connect_read_pipe(lambda: reader, sys.stdin.buffer)
     transport = StdioTransport(reader, sys.stdout.fileno())
     hung_up = asyncio.Event()
     # Asterisk signals a hangup to a classic AGI with SIGHUP; the default action would kill us

@@ -48,6 +48,16 @@ class RouteOutcome:
     dial_status: str | None = None
 
 
+def _announcement(decision: Decision) -> list[tuple[str, str]]:
+    plan = decision.plan
+    pairs = [(var.PLAN_ID, plan.id), (var.LEAD, plan.lead.value)]
+    if plan.contact_id is not None:
+        pairs.append((var.CONTACT_ID, str(plan.contact_id)))
+    pairs.append((var.AFTER_HOURS, "1" if plan.after_hours else "0"))
+    pairs.append((var.DECISION, decision.basis.value))
+    return pairs
+
+
 def is_dialable(endpoint: str) -> bool:
     return _ENDPOINT.fullmatch(endpoint) is not None
 
@@ -58,15 +68,20 @@ def endpoint_of_channel(channel_name: str) -> str:
 
 
 class PlanExecutor:
-    """Rings the plan's steps in order until someone answers, the caller leaves, or it ends."""
+    """Rings the plan's steps in order until someone answers, the caller leaves, or it ends.
+
+    The plan's variables (id, lead, contact, decision) go out with the first step's, right before
+    its Dial, or with the result when nothing is dialled: one round trip, not one per variable.
+    """
 
     def __init__(self, channel: CallChannel, dial_max_seconds: float) -> None:
         self._channel = channel
         self._dial_max = dial_max_seconds
+        self._unsent: list[tuple[str, str]] = []
 
     async def run(self, decision: Decision) -> RouteOutcome:
         plan = decision.plan
-        await self._announce(decision)
+        self._unsent = _announcement(decision)
         if plan.after_hours:
             outcome = RouteOutcome(RouteResult.AFTER_HOURS)
         elif not plan.steps:
@@ -76,14 +91,10 @@ class PlanExecutor:
         await self._record(outcome)
         return outcome
 
-    async def _announce(self, decision: Decision) -> None:
-        plan = decision.plan
-        await self._channel.set_variable(var.PLAN_ID, plan.id)
-        await self._channel.set_variable(var.LEAD, plan.lead.value)
-        if plan.contact_id is not None:
-            await self._channel.set_variable(var.CONTACT_ID, str(plan.contact_id))
-        await self._channel.set_variable(var.AFTER_HOURS, "1" if plan.after_hours else "0")
-        await self._channel.set_variable(var.DECISION, decision.basis.value)
+    async def _set(self, pairs: list[tuple[str, str]]) -> None:
+        """`pairs` after whatever is still unsent, in one go."""
+        pairs, self._unsent = [*self._unsent, *pairs], []
+        await self._channel.set_variables(pairs)
 
     async def _escalate(self, plan: RoutePlan) -> RouteOutcome:
         rung_last: frozenset[str] = frozenset()
@@ -131,8 +142,7 @@ class PlanExecutor:
         return [state.strip() or "UNKNOWN" for state in states]
 
     async def _dial(self, step: EscalationStep, endpoints: list[str]) -> str | None:
-        await self._channel.set_variable(var.STEP, str(step.number))
-        await self._channel.set_variable(var.STEP_KIND, step.kind.value)
+        await self._set([(var.STEP, str(step.number)), (var.STEP_KIND, step.kind.value)])
         await self._channel.exec("Dial", f"{'&'.join(endpoints)},{step.timeout}", self._dial_max)
         status = await self._read(var.ASTERISK_DIALSTATUS)
         return status.upper() if status else None
@@ -155,7 +165,6 @@ class PlanExecutor:
         if outcome.dial_status is not None:
             values.append((var.DIALSTATUS, outcome.dial_status))
         try:
-            for name, value in values:
-                await self._channel.set_variable(name, value)
+            await self._set(values)
         except AGIError as exc:
             log.info("outcome not recorded on the channel: %s", exc.__class__.__name__)

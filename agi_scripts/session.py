@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import Protocol
 
 from agi_scripts.env import AgiEnv
@@ -15,7 +16,14 @@ from agi_scripts.errors import (
     AGIProtocolError,
     AGITimeout,
 )
-from agi_scripts.wire import HANGUP_LINE, AgiResponse, command_line, decode_line, parse_response
+from agi_scripts.wire import (
+    HANGUP_LINE,
+    AgiResponse,
+    command_line,
+    decode_line,
+    mset_data,
+    parse_response,
+)
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +31,8 @@ _TRYING = 100
 _OK = 200
 _DEAD_CHANNEL = 511
 _USAGE = 520
+_HUNG_UP = -1  # an application's result when the channel hung up
+_NO_APPLICATION = -2  # EXEC of an application this Asterisk does not have
 
 
 class LineTransport(Protocol):
@@ -32,21 +42,6 @@ class LineTransport(Protocol):
     async def readline(self) -> bytes: ...
 
     async def write(self, data: bytes) -> None: ...
-
-
-class StreamTransport:
-    """An asyncio StreamReader/StreamWriter pair as a LineTransport."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._reader = reader
-        self._writer = writer
-
-    async def readline(self) -> bytes:
-        return await self._reader.readline()
-
-    async def write(self, data: bytes) -> None:
-        self._writer.write(data)
-        await self._writer.drain()
 
 
 class AgiSession:
@@ -63,6 +58,7 @@ class AgiSession:
         self._transport = transport
         self._timeout = command_timeout
         self._broken: AGIError | None = None
+        self._mset = True
 
     def mark_hung_up(self) -> None:
         """The caller is gone (classic AGI learns it from SIGHUP)."""
@@ -135,13 +131,31 @@ class AgiSession:
     async def set_variable(self, name: str, value: str) -> None:
         await self.send(("SET", "VARIABLE", name), (value,))
 
+    async def set_variables(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Set several variables, in order, in one `EXEC MSet` round trip where that is safe.
+
+        AGI has no command that sets more than one variable, and every command is a round trip
+        the caller waits on. MSet is used only while the caller is up (an application does not
+        run on a dead channel: `200 result=-1`) and for plain names and values (MSet splits on
+        commas and strips quotes); otherwise, or when MSet did not run, one SET VARIABLE each.
+        """
+        data = mset_data(pairs) if len(pairs) > 1 and self._mset and not self.hung_up else None
+        if data is not None:
+            result = await self.exec("MSet", data)
+            if result == 0:
+                return
+            self._mset = result != _NO_APPLICATION  # an Asterisk without MSet: not asked again
+        for name, value in pairs:
+            await self.set_variable(name, value)
+
     async def exec(self, application: str, data: str, reply_within: float | None = None) -> int:
-        """Run a dialplan application; its result (-1 means the caller hung up)."""
+        """Run a dialplan application; its result: -1 means the caller hung up, -2 that this
+        Asterisk has no such application (res_agi's answer, the caller is still there)."""
         response = await self.send(("EXEC", application), (data,), reply_within)
         result = response.result_int
-        if result is not None and result < 0:
+        if result == _HUNG_UP:
             self.hung_up = True
-        return -1 if result is None else result
+        return _HUNG_UP if result is None else result
 
 
 def _checked(response: AgiResponse) -> AgiResponse:

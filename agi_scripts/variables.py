@@ -4,13 +4,19 @@ All names carry the `CALLROUTER_` prefix. They are set on the caller's channel (
 carrier leg) during the AGI session, so each appears as an AMI `VarSet` event with the call's
 `Linkedid`; the last value set wins.
 
+They travel in as few AGI round trips as possible: the plan's variables together with the first
+step's, in one `EXEC MSet` right before its Dial (or with the result when nothing is dialled),
+each later step's in one more; once the caller has hung up (MSet does not run on a dead channel)
+or for a value MSet could alter, one `SET VARIABLE` each. Either way Asterisk emits one VarSet per
+variable, in the order of the table.
+
 | variable | values | set when |
 | --- | --- | --- |
-| CALLROUTER_PLAN_ID | the plan's id (the caller channel's uniqueid) | first, before any Dial |
-| CALLROUTER_LEAD | `new` (unknown number: whoever answers takes the lead), `existing`, `none` (no usable number) | first |
-| CALLROUTER_CONTACT_ID | the contact's id; not set for a new or anonymous caller | first |
-| CALLROUTER_AFTER_HOURS | `1` outside working hours, else `0` | first |
-| CALLROUTER_DECISION | `directory` (fresh lookup), `last_directory` (database too slow or down: default plan from the cached directory), `fallback_targets` (no directory ever loaded) | first |
+| CALLROUTER_PLAN_ID | the plan's id (the caller channel's uniqueid) | first, with the first step's, before its Dial |
+| CALLROUTER_LEAD | `new` (unknown number: whoever answers takes the lead), `existing`, `none` (no usable number) | with the plan id |
+| CALLROUTER_CONTACT_ID | the contact's id; not set for a new or anonymous caller | with the plan id |
+| CALLROUTER_AFTER_HOURS | `1` outside working hours, else `0` | with the plan id |
+| CALLROUTER_DECISION | `directory` (fresh lookup), `last_directory` (database too slow or down: default plan from the cached directory), `fallback_targets` (no directory ever loaded) | with the plan id |
 | CALLROUTER_STEP | the number of the step being rung, `1`… | before each Dial |
 | CALLROUTER_STEP_KIND | `responsible`, `department`, `head_of_sales`, `owner`, `fallback` | before each Dial |
 | CALLROUTER_RESULT | `ANSWERED`, `CALLER_HANGUP`, `NO_ANSWER`, `AFTER_HOURS`, `FAILED` | last |

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agi_scripts.errors import AGIProtocolError
@@ -12,6 +13,10 @@ from agi_scripts.errors import AGIProtocolError
 # argument, start a quote or escape, or end the line.
 _WORD = re.compile(r"[A-Za-z0-9_${}()/&,.:@+#*=-]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# A value MSet passes through unchanged: no separator (`,` `|`), no `=`, no quote or backslash
+# (MSet strips quotes and reads escapes), no space or control character.
+_MSET_VALUE = re.compile(r"[A-Za-z0-9_.:+@/-]*")
+_MSET_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _RESPONSE = re.compile(r"(\d{3})([ -])(.*)")
 _RESULT = re.compile(r"result=(\S*)(?: \((.*)\))?")
 
@@ -36,6 +41,14 @@ def command_line(words: tuple[str, ...], values: tuple[str, ...] = ()) -> bytes:
     """One command, newline-terminated: `words` bare (validated), then `values` quoted."""
     parts = [word(w) for w in words] + [quote(v) for v in values]
     return (" ".join(parts) + "\n").encode("utf-8")
+
+
+def mset_data(pairs: Sequence[tuple[str, str]]) -> str | None:
+    """`NAME=value,NAME=value` for `EXEC MSet`, or None when a name or value could be altered by
+    MSet's own parsing (the caller then sets them one `SET VARIABLE` at a time)."""
+    if not all(_MSET_NAME.fullmatch(n) and _MSET_VALUE.fullmatch(v) for n, v in pairs):
+        return None
+    return ",".join(f"{name}={value}" for name, value in pairs)
 
 
 @dataclass(frozen=True)

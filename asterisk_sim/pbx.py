@@ -835,6 +835,37 @@ async def _app_set(call: Call, data: str) -> int:
     return 0
 
 
+def split_app_args(data: str) -> list[str]:
+    """AST_STANDARD_APP_ARGS: split on commas outside double quotes; a backslash escapes the next
+    character; quotes are removed (MSet "strips surrounding double-quotes from the value")."""
+    args, current, quoted, escaped = [], [], False, False
+    for ch in data:
+        if escaped:
+            current.append(ch)
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == '"':
+            quoted = not quoted
+        elif ch == "," and not quoted:
+            args.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    args.append("".join(current))
+    return args
+
+
+async def _app_mset(call: Call, data: str) -> int:
+    """MSet(name1=value1,name2=value2,…): pbx_builtin_setvar_multiple, one VarSet per pair, in
+    order; a pair without `=` is skipped with a warning, as Asterisk does."""
+    for pair in split_app_args(data):
+        name, sep, value = pair.partition("=")
+        if sep and name.strip():
+            call.set_variable(name.strip(), value)
+    return 0
+
+
 async def _app_wait(call: Call, data: str) -> int:
     await call.pbx.clock.sleep(float(data or 0))
     return 0
@@ -853,6 +884,7 @@ APPS = {
     "dial": _app_dial,
     "noop": _app_noop,
     "set": _app_set,
+    "mset": _app_mset,
     "wait": _app_wait,
     "answer": _app_answer,
     "hangup": _app_hangup,

@@ -1,8 +1,8 @@
 """A scripted Asterisk for AGI tests, fed from the recorded lab transcripts (real sockets).
 
 It sends a recorded environment byte for byte, then answers commands the way the transcripts
-show Asterisk 20 doing it: DEVICE_STATE from a table, SET/GET VARIABLE from a dict, `EXEC Dial`
-from a list of recorded Dial outcomes (with the unsolicited HANGUP line in front of the next
+show Asterisk 20 doing it: DEVICE_STATE from a table, SET/GET VARIABLE and `EXEC MSet` on a
+dict, `EXEC Dial` from a list of recorded Dial outcomes (with the unsolicited HANGUP line in front of the next
 reply when the caller left).
 """
 
@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from asterisk_sim.pbx import split_app_args
 from asterisk_sim.transcripts import shared_dir
 
 TRANSCRIPTS = shared_dir()
@@ -39,6 +40,22 @@ def parse_args(line: str) -> list[str]:
     if started:
         args.append("".join(current))
     return args
+
+
+def assignments(line: str) -> list[tuple[str, str]]:
+    """The variables one command line sets: `SET VARIABLE N v` or `EXEC MSet N=v,N=v`."""
+    args = parse_args(line)
+    words = [a.upper() for a in args[:2]]
+    if words == ["SET", "VARIABLE"] and len(args) == 4:
+        return [(args[2], args[3])]
+    if words == ["EXEC", "MSET"] and len(args) == 3:
+        return mset_pairs(args[2])
+    return []
+
+
+def mset_pairs(data: str) -> list[tuple[str, str]]:
+    pairs = [pair.partition("=") for pair in split_app_args(data)]
+    return [(name, value) for name, sep, value in pairs if sep]
 
 
 @dataclass
@@ -163,6 +180,9 @@ class FakeAsterisk:
     def _exec(self, app: str, data: str) -> str:
         if self._dead:
             return "200 result=-1\n"
+        if app.upper() == "MSET":
+            self.variables.update(mset_pairs(data))
+            return "200 result=0\n"
         if app != "Dial" or not self.dials:
             return "200 result=0\n"
         outcome = self.dials.pop(0)

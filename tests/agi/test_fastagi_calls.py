@@ -194,3 +194,64 @@ async def test_database_never_loaded_and_no_fallback_hands_the_call_to_the_dialp
     await route_calls(fake, source=MemorySource(fail=True))
     assert fake.dial_data == []
     assert fake.variables == {var.RESULT: "FAILED"}
+
+
+async def test_the_first_dial_waits_on_two_commands_the_plan_travels_in_one_mset():
+    fake = fake_from("01b")
+    await route_calls(fake)
+    dial = next(i for i, c in enumerate(fake.commands) if c.startswith("EXEC Dial"))
+    assert fake.commands[:dial] == [
+        "GET FULL VARIABLE ${DEVICE_STATE(SIP/101)}",
+        'EXEC MSet "CALLROUTER_PLAN_ID=1795746830.87,CALLROUTER_LEAD=existing,'
+        "CALLROUTER_CONTACT_ID=7,CALLROUTER_AFTER_HOURS=0,CALLROUTER_DECISION=directory,"
+        'CALLROUTER_STEP=1,CALLROUTER_STEP_KIND=responsible"',
+    ]
+
+
+async def test_a_later_step_sends_only_its_own_variables():
+    fake = fake_from("02")
+    await route_calls(fake)
+    msets = [c for c in fake.commands if c.startswith("EXEC MSet")]
+    assert msets[1] == 'EXEC MSet "CALLROUTER_STEP=2,CALLROUTER_STEP_KIND=department"'
+
+
+async def test_once_the_caller_has_hung_up_the_outcome_goes_one_set_variable_at_a_time():
+    fake = fake_from("01b")  # answered; the caller hangs up at the end: Dial gives -1
+    await route_calls(fake)
+    dial = next(i for i, c in enumerate(fake.commands) if c.startswith("EXEC Dial"))
+    after = fake.commands[dial + 1 :]
+    assert not [c for c in after if c.startswith("EXEC")], "MSet does not run on a dead channel"
+    assert 'SET VARIABLE CALLROUTER_RESULT "ANSWERED"' in after
+    assert fake.variables[var.DIALSTATUS] == "ANSWER"
+
+
+async def test_a_value_mset_would_alter_is_sent_with_set_variable():
+    # The environment is untrusted: a uniqueid with MSet's separator and a quote in it.
+    transcript = read_transcript("01b")
+    env = [
+        b'agi_uniqueid: 1795746830.87,X="1"\n' if line.startswith(b"agi_uniqueid:") else line
+        for line in transcript.env
+    ]
+    fake = fake_from("01b", env=env)
+    await route_calls(fake)
+    assert fake.variables[var.PLAN_ID] == '1795746830.87,X="1"'
+    assert "X" not in fake.variables
+    assert fake.variables[var.LEAD] == "existing"
+
+
+async def test_an_asterisk_without_mset_still_gets_every_variable():
+    fake = fake_from("02")
+    original = fake._exec
+
+    def no_mset(app: str, data: str) -> str:
+        if app == "MSet":  # res_agi: "Could not find application (MSet)"
+            return "200 result=-2\n"
+        return original(app, data)
+
+    fake._exec = no_mset
+    await route_calls(fake)
+    assert fake.dial_data == ["SIP/101,10", "SIP/102&SIP/103,10"]
+    assert len([c for c in fake.commands if c.startswith("EXEC MSet")]) == 1, "asked once"
+    assert fake.variables[var.PLAN_ID] == "1795746841.90"
+    assert fake.variables[var.STEP] == "2"
+    assert fake.variables[var.RESULT] == "ANSWERED"

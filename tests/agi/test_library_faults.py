@@ -12,7 +12,8 @@ from panoramisk.fast_agi import Application, Request
 
 from agi_scripts.env import read_env
 from agi_scripts.errors import AGIHangup
-from agi_scripts.session import AgiSession, StreamTransport
+from agi_scripts.lines import LineBuffer
+from agi_scripts.session import AgiSession
 from agi_scripts.wire import command_line
 from tests.agi.fake_asterisk import read_transcript
 
@@ -51,6 +52,19 @@ class _Writer:
 
     def get_extra_info(self, _name: str) -> tuple[str, int]:
         return ("127.0.0.1", 1)
+
+
+class ScriptedLines(LineBuffer):
+    """Asterisk's side played back from bytes: our LineTransport, recording what we write."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(limit=16 * 1024)
+        self.written = b""
+        self.feed(data)
+        self.feed_eof()
+
+    async def write(self, data: bytes) -> None:
+        self.written += data
 
 
 def _reader(data: bytes) -> asyncio.StreamReader:
@@ -97,7 +111,7 @@ async def test_panoramisk_takes_the_hangup_line_for_the_next_reply_ours_does_not
     assert status["error"] == "AGIResultHangup", "the DIALSTATUS reply is lost"
     assert peer["result"] == ("1", "CANCEL"), "and every later reply is off by one"
 
-    session = AgiSession(StreamTransport(_reader(ABANDON), _Writer()), None, 1.0)
+    session = AgiSession(ScriptedLines(ABANDON), None, 1.0)
     assert await session.exec("Dial", "SIP/101&SIP/102,10") == -1
     assert await session.get_variable("DIALSTATUS") == "CANCEL"
     assert await session.get_variable("DIALEDPEERNAME") == ""

@@ -55,20 +55,17 @@ def test_non_replies_are_protocol_errors(line):
 
 
 async def test_session_maps_dead_channel_usage_and_trying_replies():
-    import asyncio
 
     from agi_scripts.errors import AGICommandError, AGIDeadChannel, AGIHangup
-    from agi_scripts.session import AgiSession, StreamTransport
-    from tests.agi.test_library_faults import _Writer
+    from agi_scripts.session import AgiSession
+    from tests.agi.test_library_faults import ScriptedLines
 
-    reader = asyncio.StreamReader()
-    reader.feed_data(
+    lines = ScriptedLines(
         b"511 Command Not Permitted on a dead channel or intercept routine\n"
         b"520-Invalid command syntax.  Proper usage follows:\nUsage: ...\n520 End of proper usage.\n"
         b"100 result=0 Trying...\n200 result=1 (ok)\n"
     )
-    reader.feed_eof()
-    session = AgiSession(StreamTransport(reader, _Writer()), None, 1.0)
+    session = AgiSession(lines, None, 1.0)
     with pytest.raises(AGIDeadChannel):
         await session.send(("ANSWER",))
     with pytest.raises(AGICommandError) as usage:

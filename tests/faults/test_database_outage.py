@@ -24,6 +24,7 @@ from models import db as db_module
 from models.call_sink import DbCallSink
 from models.db import SQLITE_BUSY_TIMEOUT_MS, Database
 from models.directory import DbDirectorySource
+from tests.agi.fake_asterisk import assignments
 from tests.agi.support import WEDNESDAY_NOON
 
 from .conftest import Outage
@@ -61,9 +62,13 @@ def time_to_first_dial(session: TappedSession) -> tuple[float, str]:
 
 
 def decision_of(session: TappedSession) -> str:
-    line = session.first(f"SET VARIABLE {var.DECISION}")
-    assert line is not None
-    return line[1].split()[-1].strip('"')
+    """CALLROUTER_DECISION as the session set it (SET VARIABLE or MSet)."""
+    for _, direction, line in session.lines:
+        if direction == "out":
+            for name, value in assignments(line):
+                if name == var.DECISION:
+                    return value
+    raise AssertionError(f"{var.DECISION} never set: {session.lines}")
 
 
 async def test_database_outage_routes_within_budget_and_loses_no_call(

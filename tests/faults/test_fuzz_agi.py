@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from agi_scripts import variables as var
 from agi_scripts.fastagi import start_fastagi_server
 from asterisk_sim.agi_client import parse_args
+from tests.agi.fake_asterisk import assignments
 from tests.agi.support import WEDNESDAY_NOON, MemorySource, lab_settings
 
 from .support import ErrorLog, Heartbeat
@@ -121,6 +122,10 @@ def check_command(raw: bytes) -> list[str]:
             assert _DEVICE_STATES.fullmatch(expression), argv
         case ["SET", "VARIABLE", name, _value]:
             assert name in var.ALL, argv
+        case ["EXEC", "MSet", data]:
+            pairs = assignments(raw[:-1].decode())
+            assert len(pairs) == data.count(",") + 1, argv  # no value carried a separator
+            assert all(name in var.ALL for name, _ in pairs), argv
         case ["EXEC", "Dial", data]:
             assert _DIAL.fullmatch(data), argv
         case _:
@@ -179,8 +184,9 @@ async def hostile_then_clean(data: bytes, splits: list[int], close: bool) -> Non
                 written = await asterisk_session(server.port, clean, [], False)
         assert not errors.records, [r.getMessage() for r in errors.records]
         assert heartbeat.worst < STALL, f"event loop stalled for {heartbeat.worst:.3f} s"
-        assert written[0].startswith(b"SET VARIABLE CALLROUTER_PLAN_ID")
-        assert b'EXEC Dial "SIP/101,10"\n' in written  # the known client's manager
+        dial = written.index(b'EXEC Dial "SIP/101,10"\n')  # the known client's manager
+        before_dial = [pair for line in written[:dial] for pair in assignments(line.decode())]
+        assert (var.PLAN_ID, dict(BASE_ENV)["agi_uniqueid"].decode()) in before_dial
     finally:
         await server.close()
 

@@ -131,6 +131,34 @@ async def test_abandon_during_dial_then_dead_channel_probes() -> None:
     assert res.cdr_rows[0]["Duration"] == "5" and res.agi_status == "HANGUP"
 
 
+async def test_mset_sets_each_variable_with_its_own_varset_and_not_on_a_dead_channel() -> None:
+    sim, script = await sim_with(
+        [
+            'EXEC MSet "A_ONE=1,A_TWO=x.y,A_THREE="',
+            "GET FULL VARIABLE ${A_ONE}|${A_TWO}|${A_THREE}",
+            "EXEC Dial SIP/101,20",
+            'EXEC MSet "A_ONE=2"',
+            "GET VARIABLE A_ONE",
+        ],
+        {"101": Phone()},
+    )
+    res = await sim.inbound_call(Caller("+79991112233", abandon_after=5))
+    assert script.got == [
+        "200 result=0",
+        "200 result=1 (1|x.y|)",
+        "200 result=-1",
+        "HANGUP",
+        "200 result=-1",  # an application does not run on a dead channel
+        "200 result=1 (1)",
+    ]
+    varsets = [
+        (e["Variable"], e["Value"])
+        for e in map(dict, res.events)
+        if e["Event"] == "VarSet" and e["Variable"].startswith("A_")
+    ]
+    assert varsets == [("A_ONE", "1"), ("A_TWO", "x.y"), ("A_THREE", "")]
+
+
 async def test_in_use_phone_and_unavailable_phone() -> None:
     sim, script = await sim_with(
         [
