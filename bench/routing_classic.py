@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.routing_load import reply_to
+
 REPO = Path(__file__).resolve().parents[1]
 ENTRY_POINT = Path(sys.executable).parent / "callrouter-agi"
 FLOOR_SOURCE = (
@@ -45,15 +47,7 @@ def floor_command() -> list[str]:
 
 
 def _answer(line: bytes) -> bytes:
-    if line.startswith(b"EXEC Dial"):
-        return b"200 result=0\n"
-    if line.startswith(b"GET FULL VARIABLE"):
-        return b"200 result=1 (NOT_INUSE)\n"
-    if line.startswith(b"GET VARIABLE"):
-        return b"200 result=0\n"
-    if line.startswith(b"SET VARIABLE"):
-        return b"200 result=1\n"
-    return b"510 Invalid or unknown command\n"
+    return b"200 result=0\n" if line.startswith(b"EXEC Dial") else reply_to(line)
 
 
 def cold_start(command: list[str], env_lines: list[bytes], environ: dict[str, str]) -> ColdStart:

@@ -2,8 +2,8 @@
 
 Each call sends the 22-line environment of the recorded lab call (01b) one line per write, as
 res_agi does, with its own channel, uniqueid and caller ID; it answers `GET FULL VARIABLE` with
-`200 result=1 (NOT_INUSE)`, `GET VARIABLE` with `200 result=0`, `SET VARIABLE` with
-`200 result=1`, and notes when the first `EXEC Dial` arrives. A routed call answers its Dial
+`200 result=1 (NOT_INUSE)` per phone asked, `GET VARIABLE` with `200 result=0`, `SET VARIABLE`
+with `200 result=1`, `EXEC MSet` with `200 result=0`, and notes when the first `EXEC Dial` arrives. A routed call answers its Dial
 with `200 result=0` and lets the server finish; a held call never answers it (a ringing or
 talking call keeps its AGI session open in Dial).
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import math
 import random
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,12 +32,12 @@ _RECORDED_ENV = (
     "agi_threadid: 139789421467328"
 ).split("|")
 
-_NOT_INUSE = b"200 result=1 (NOT_INUSE)\n"
 _UNSET = b"200 result=0\n"
 _OK = b"200 result=1\n"
 _DIAL_DONE = b"200 result=0\n"
+_APP_DONE = b"200 result=0\n"
 _UNKNOWN = b"510 Invalid or unknown command\n"
-_DECISION = b"SET VARIABLE CALLROUTER_DECISION "
+_DECISION = re.compile(rb'CALLROUTER_DECISION[ =]"?([a-z_]+)')
 
 
 def recorded_env(root: Path = RECORDING) -> list[str]:
@@ -91,6 +92,20 @@ class CallerMix:
         return result
 
 
+def reply_to(line: bytes) -> bytes:
+    """Asterisk's reply to any command but Dial: every phone idle, no variable set."""
+    if line.startswith(b"GET FULL VARIABLE"):
+        phones = line.count(b"${DEVICE_STATE(")
+        return b"200 result=1 (%s)\n" % b",".join([b"NOT_INUSE"] * phones)
+    if line.startswith(b"EXEC MSet"):
+        return _APP_DONE
+    if line.startswith(b"GET VARIABLE"):
+        return _UNSET
+    if line.startswith(b"SET VARIABLE"):
+        return _OK
+    return _UNKNOWN
+
+
 class CallClient(asyncio.Protocol):
     """One call's AGI session, Asterisk side."""
 
@@ -101,6 +116,7 @@ class CallClient(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self.commands = 0
         self.commands_before_dial = 0
+        self.connected_at: float | None = None
         self.dialled_at: float | None = None
         self.degraded = False  # CALLROUTER_DECISION was not "directory": no fresh lookup
         self.dialled: asyncio.Future[None] = loop.create_future()
@@ -108,6 +124,7 @@ class CallClient(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
+        self.connected_at = time.monotonic()
         self._transport = transport
         for line in self._lines:
             transport.write(line)
@@ -134,16 +151,10 @@ class CallClient(asyncio.Protocol):
                 self._transport.write(_DIAL_DONE)
             return
         self.commands += 1
-        if line.startswith(b"GET FULL VARIABLE"):
-            self._transport.write(_NOT_INUSE)
-        elif line.startswith(b"GET VARIABLE"):
-            self._transport.write(_UNSET)
-        elif line.startswith(b"SET VARIABLE"):
-            if line.startswith(_DECISION) and not line.endswith(b'"directory"'):
-                self.degraded = True
-            self._transport.write(_OK)
-        else:
-            self._transport.write(_UNKNOWN)
+        decision = _DECISION.search(line) if line.startswith((b"EXEC MSet", b"SET ")) else None
+        if decision is not None and decision.group(1) != b"directory":
+            self.degraded = True
+        self._transport.write(reply_to(line))
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.dialled.done():
@@ -158,7 +169,9 @@ class CallClient(asyncio.Protocol):
 
 @dataclass
 class CallRecord:
-    latency: float | None  # scheduled start -> first EXEC Dial, seconds; None: never dialled
+    latency: float | None  # connection -> first EXEC Dial, seconds; None: never dialled
+    since_scheduled: float | None = None  # scheduled start -> first EXEC Dial (the generator's
+    # own lateness included: how long a caller would have waited from the moment it called)
     commands_before_dial: int = 0
     commands: int = 0
     degraded: bool = False
@@ -172,6 +185,10 @@ class OpenLoopResult:
     @property
     def latencies(self) -> list[float]:
         return sorted(r.latency for r in self.records if r.latency is not None)
+
+    @property
+    def latencies_since_scheduled(self) -> list[float]:
+        return sorted(r.since_scheduled for r in self.records if r.since_scheduled is not None)
 
     @property
     def routed(self) -> int:
@@ -195,15 +212,23 @@ async def _connect(port: int, lines: list[bytes], hold: bool) -> CallClient:
 
 
 async def one_call(port: int, lines: list[bytes], scheduled: float, limit: float) -> CallRecord:
-    """Run one routed call to its end; latency from `scheduled` (loop time) to its Dial."""
+    """Run one routed call to its end; its Dial timed from the connection and from `scheduled`
+    (loop time)."""
     try:
         async with asyncio.timeout(limit):
             client = await _connect(port, lines, hold=False)
             await client.closed
     except (OSError, TimeoutError):
         return CallRecord(None)
-    latency = None if client.dialled_at is None else client.dialled_at - scheduled
-    return CallRecord(latency, client.commands_before_dial, client.commands, client.degraded)
+    if client.dialled_at is None or client.connected_at is None:
+        return CallRecord(None, None, client.commands_before_dial, client.commands)
+    return CallRecord(
+        client.dialled_at - client.connected_at,
+        client.dialled_at - scheduled,
+        client.commands_before_dial,
+        client.commands,
+        client.degraded,
+    )
 
 
 async def hold_calls(port: int, envs: list[list[bytes]], limit: float = 30.0) -> list[CallClient]:
