@@ -41,6 +41,9 @@ class StdioTransport:
     async def write(self, data: bytes) -> None:
         os.write(self._out, data)
 
+    def interrupt(self, exc: BaseException) -> None:
+        self._reader.interrupt(exc)
+
 
 def source_from_settings(settings: Settings) -> DirectorySource:
     """The JSON snapshot when `agi.directory_file` is set, else the database."""
@@ -64,7 +67,7 @@ async def run(settings: Settings, source: DirectorySource, preread: bytes = b"")
     # before the outcome is recorded.
     loop.add_signal_handler(signal.SIGHUP, hung_up.set)
     try:
-        env = await read_env(transport.readline, settings.agi.env_timeout)
+        env = await read_env(transport.readline, settings.agi.env_timeout, LINE_LIMIT)
     except AGIError as exc:
         log.warning("AGI environment unusable: %s", exc.__class__.__name__)
         return 0

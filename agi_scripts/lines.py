@@ -21,6 +21,7 @@ class LineBuffer(asyncio.Protocol):
         self._lines: deque[bytes] = deque()
         self._eof = False
         self._overflow = False
+        self._interrupted: BaseException | None = None
         self._waiter: asyncio.Future[None] | None = None
         self.transport: asyncio.BaseTransport | None = None
 
@@ -59,16 +60,34 @@ class LineBuffer(asyncio.Protocol):
         self._eof = True
         self._wake()
 
+    @property
+    def at_eof(self) -> bool:
+        return self._eof
+
+    def next_line(self) -> bytes | None:
+        """The next complete line if one is here, else None (never waits)."""
+        if self._lines:
+            line = self._lines.popleft()
+            if len(line) > self._limit + 1:
+                self._overflow = True
+                raise ValueError("line over the limit")
+            return line
+        if self._overflow:
+            raise ValueError("line over the limit")
+        return None
+
+    def interrupt(self, exc: BaseException) -> None:
+        """Make the read waiting now, and every later one, raise `exc` (a command's deadline)."""
+        self._interrupted = exc
+        self._wake()
+
     async def readline(self) -> bytes:
         while True:
-            if self._lines:
-                line = self._lines.popleft()
-                if len(line) > self._limit + 1:
-                    self._overflow = True
-                    raise ValueError("line over the limit")
+            if self._interrupted is not None:
+                raise self._interrupted
+            line = self.next_line()
+            if line is not None:
                 return line
-            if self._overflow:
-                raise ValueError("line over the limit")
             if self._eof:
                 partial, self._partial = self._partial, b""
                 return partial
@@ -107,7 +126,13 @@ class SocketLines(LineBuffer):
         self._paused = False
         self._resume()
 
+    def interrupt(self, exc: BaseException) -> None:
+        super().interrupt(exc)
+        self._resume()
+
     async def write(self, data: bytes) -> None:
+        if self._interrupted is not None:
+            raise self._interrupted
         transport = self.transport
         if self._lost or not isinstance(transport, asyncio.WriteTransport):
             raise ConnectionResetError("connection lost")
@@ -117,6 +142,8 @@ class SocketLines(LineBuffer):
         if self._paused:
             self._drained = asyncio.get_running_loop().create_future()
             await self._drained
+            if self._interrupted is not None:
+                raise self._interrupted
             if self._lost:
                 raise ConnectionResetError("connection lost while writing")
 

@@ -37,11 +37,14 @@ _NO_APPLICATION = -2  # EXEC of an application this Asterisk does not have
 
 class LineTransport(Protocol):
     """Bytes in and out: `readline()` returns b'' at end of input and raises ValueError for
-    a line over the reader's limit."""
+    a line over the reader's limit; after `interrupt(exc)` a waiting or later read or write
+    raises `exc`."""
 
     async def readline(self) -> bytes: ...
 
     async def write(self, data: bytes) -> None: ...
+
+    def interrupt(self, exc: BaseException) -> None: ...
 
 
 class AgiSession:
@@ -50,6 +53,12 @@ class AgiSession:
     The unsolicited `HANGUP` line Asterisk sends when the caller leaves arrives where the reply
     to the next command is expected (README lesson 3); it is recorded in `hung_up` and the real
     reply is still read, so replies never shift onto the wrong command.
+
+    Each command has its own deadline, but they share one timer: replies take milliseconds and
+    deadlines are seconds away, so the timer armed for the first command usually outlives the
+    call, and when it fires early it moves on to the deadline of the command then in flight.
+    (A timer per command costs a heap push and a cancelled handle each, in a heap that holds
+    every call in progress.)
     """
 
     def __init__(self, transport: LineTransport, env: AgiEnv, command_timeout: float) -> None:
@@ -59,6 +68,8 @@ class AgiSession:
         self._timeout = command_timeout
         self._broken: AGIError | None = None
         self._mset = True
+        self._deadline = 0.0  # loop time by which the command in flight must be answered; 0: none
+        self._timer: asyncio.TimerHandle | None = None
 
     def mark_hung_up(self) -> None:
         """The caller is gone (classic AGI learns it from SIGHUP)."""
@@ -74,10 +85,13 @@ class AgiSession:
         if self._broken is not None:
             raise self._broken
         line = command_line(words, values)
+        loop = asyncio.get_running_loop()
+        self._deadline = loop.time() + (self._timeout if reply_within is None else reply_within)
+        if self._timer is None or self._timer.when() > self._deadline:
+            self._arm(loop)
         try:
-            async with asyncio.timeout(self._timeout if reply_within is None else reply_within):
-                await self._transport.write(line)
-                response = await self._read_reply()
+            await self._transport.write(line)
+            response = await self._read_reply()
         except TimeoutError:
             self._broken = AGITimeout(f"no reply to {words[0]} within the time allowed")
             raise self._broken from None
@@ -87,7 +101,23 @@ class AgiSession:
         except AGIProtocolError as exc:
             self._broken = exc
             raise
+        finally:
+            self._deadline = 0.0
         return _checked(response)
+
+    def _arm(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = loop.call_at(self._deadline, self._on_timer, loop)
+
+    def _on_timer(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._timer = None
+        if not self._deadline:
+            return  # nothing in flight: the next command arms a new timer
+        if loop.time() < self._deadline:
+            self._arm(loop)
+        else:
+            self._transport.interrupt(TimeoutError())
 
     async def _read_reply(self) -> AgiResponse:
         while True:

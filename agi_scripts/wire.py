@@ -11,12 +11,13 @@ from agi_scripts.errors import AGIProtocolError
 # A bare word on the command line: command names, variable names, application names and
 # dialplan expressions we build ourselves from validated parts. Nothing that could split an
 # argument, start a quote or escape, or end the line.
-_WORD = re.compile(r"[A-Za-z0-9_${}()/&,.:@+#*=-]+")
+_WORD = r"[A-Za-z0-9_${}()/&,.:@+#*=-]+"
+_WORDS = re.compile(rf"{_WORD}(?: {_WORD})*")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-# A value MSet passes through unchanged: no separator (`,` `|`), no `=`, no quote or backslash
-# (MSet strips quotes and reads escapes), no space or control character.
-_MSET_VALUE = re.compile(r"[A-Za-z0-9_.:+@/-]*")
-_MSET_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# MSet's data as MSet will read it back unchanged: names, and values with no separator (`,`
+# `|`), no `=`, no quote or backslash (MSet strips quotes and reads escapes), no space.
+_MSET_PAIR = r"[A-Za-z_][A-Za-z0-9_]*=[A-Za-z0-9_.:+@/-]*"
+_MSET_DATA = re.compile(rf"{_MSET_PAIR}(?:,{_MSET_PAIR})*")
 _RESPONSE = re.compile(r"(\d{3})([ -])(.*)")
 _RESULT = re.compile(r"result=(\S*)(?: \((.*)\))?")
 
@@ -30,25 +31,22 @@ def quote(value: str) -> str:
     return f'"{text}"'
 
 
-def word(value: str) -> str:
-    """`value` unchanged if it is safe as a bare token, else ValueError (never sent)."""
-    if not _WORD.fullmatch(value):
-        raise ValueError(f"not a safe AGI word: {value!r}")
-    return value
-
-
 def command_line(words: tuple[str, ...], values: tuple[str, ...] = ()) -> bytes:
-    """One command, newline-terminated: `words` bare (validated), then `values` quoted."""
-    parts = [word(w) for w in words] + [quote(v) for v in values]
-    return (" ".join(parts) + "\n").encode("utf-8")
+    """One command, newline-terminated: `words` bare, then `values` quoted. ValueError (nothing
+    sent) when a word is not safe as a bare token."""
+    bare = " ".join(words)
+    if bare.count(" ") != len(words) - 1 or not _WORDS.fullmatch(bare):
+        raise ValueError(f"not safe AGI words: {bare!r}")
+    if values:
+        bare += " " + " ".join(quote(v) for v in values)
+    return (bare + "\n").encode("utf-8")
 
 
 def mset_data(pairs: Sequence[tuple[str, str]]) -> str | None:
     """`NAME=value,NAME=value` for `EXEC MSet`, or None when a name or value could be altered by
     MSet's own parsing (the caller then sets them one `SET VARIABLE` at a time)."""
-    if not all(_MSET_NAME.fullmatch(n) and _MSET_VALUE.fullmatch(v) for n, v in pairs):
-        return None
-    return ",".join(f"{name}={value}" for name, value in pairs)
+    data = ",".join(f"{name}={value}" for name, value in pairs)
+    return data if _MSET_DATA.fullmatch(data) else None
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agi_scripts.errors import AGIProtocolError
-from agi_scripts.wire import command_line, parse_response, quote, word
+from agi_scripts.wire import command_line, mset_data, parse_response, quote
 from tests.agi.fake_asterisk import parse_args
 
 
@@ -24,10 +24,23 @@ def test_quote_escapes_backslash_and_quote():
     assert quote('a"b\\c') == '"a\\"b\\\\c"'
 
 
-@pytest.mark.parametrize("bad", ["", "a b", 'x"', "x\\", "x\ny", "DEVICE_STATE(a b)"])
-def test_words_that_could_split_or_escape_are_refused(bad):
+@pytest.mark.parametrize("bad", ["", "a b", 'x"', "x\\", "x\ny", "DEVICE_STATE(a b)", " "])
+@pytest.mark.parametrize("at", [0, 2])
+def test_words_that_could_split_or_escape_are_refused(bad, at):
+    words = ["GET", "VARIABLE", "X"]
+    words[at] = bad
     with pytest.raises(ValueError):
-        word(bad)
+        command_line(tuple(words))
+
+
+@pytest.mark.parametrize("value", ["a,b", "a|b", 'a"b', "a\\b", "a=b", "a b", "a\nb", "Иван"])
+def test_mset_is_not_used_for_a_value_it_would_split_or_alter(value):
+    assert mset_data([("CALLROUTER_LEAD", "new"), ("CALLROUTER_PLAN_ID", value)]) is None
+
+
+def test_mset_data_for_plain_values():
+    pairs = [("CALLROUTER_PLAN_ID", "1795746830.87"), ("CALLROUTER_CONTACT_ID", "")]
+    assert mset_data(pairs) == "CALLROUTER_PLAN_ID=1795746830.87,CALLROUTER_CONTACT_ID="
 
 
 @pytest.mark.parametrize(
@@ -74,3 +87,26 @@ async def test_session_maps_dead_channel_usage_and_trying_replies():
     assert await session.get_variable("X") == "ok"
     with pytest.raises(AGIHangup):
         await session.get_variable("Y")
+
+
+async def test_a_command_after_a_long_one_still_times_out_at_its_own_deadline():
+    import asyncio
+
+    from agi_scripts.errors import AGITimeout
+    from agi_scripts.lines import LineBuffer
+    from agi_scripts.session import AgiSession
+
+    class Silent(LineBuffer):
+        """Answers the Dial, then never again (the peer is alive but mute)."""
+
+        async def write(self, data: bytes) -> None:
+            if data.startswith(b"EXEC Dial"):
+                self.feed(b"200 result=0\n")
+
+    session = AgiSession(Silent(limit=1024), None, command_timeout=0.05)
+    assert await session.exec("Dial", "SIP/101,10", reply_within=3600) == 0
+    async with asyncio.timeout(5):  # a guard: the session's own 0.05 s must fire long before
+        with pytest.raises(AGITimeout):
+            await session.get_variable("DIALSTATUS")
+    with pytest.raises(AGITimeout):
+        await session.get_variable("DIALSTATUS")  # the session stays broken
