@@ -141,44 +141,44 @@ def _target(manager: Manager) -> Target:
     return Target(manager.endpoint, manager.id, manager.name)
 
 
-def _department_members(
-    directory: Directory, department: Department | None, now: datetime
-) -> list[Manager]:
-    return sorted(
-        (
-            m
-            for m in directory.managers
-            if m.role is Role.MANAGER
-            and (department is None or m.department_id == department.id)
-            and _available(m, now)
-        ),
-        key=lambda m: m.id,
-    )
+@dataclass(frozen=True)
+class _Staff:
+    """Who can be rung at `now`, by role, each list in id order: worked out once per plan."""
 
+    department: tuple[Target, ...]  # the department's managers (all managers with no department)
+    heads: tuple[Target, ...]
+    owners: tuple[Target, ...]
 
-def _by_role(directory: Directory, role: Role, now: datetime) -> list[Manager]:
-    return sorted((m for m in directory.by_role(role) if _available(m, now)), key=lambda m: m.id)
+    @classmethod
+    def at(cls, directory: Directory, department: Department | None, now: datetime) -> _Staff:
+        members: list[Target] = []
+        heads: list[Target] = []
+        owners: list[Target] = []
+        for manager in sorted(directory.managers, key=lambda m: m.id):
+            if not _available(manager, now):
+                continue
+            if manager.role is Role.MANAGER:
+                if department is None or manager.department_id == department.id:
+                    members.append(_target(manager))
+            elif manager.role is Role.HEAD_OF_SALES:
+                heads.append(_target(manager))
+            elif manager.role is Role.OWNER:
+                owners.append(_target(manager))
+        return cls(tuple(members), tuple(heads), tuple(owners))
 
 
 def _rule_targets(
-    rule: StepRule,
-    directory: Directory,
-    department: Department | None,
-    responsible: Manager | None,
-    now: datetime,
-    had_turn: bool,
+    rule: StepRule, staff: _Staff, responsible: Manager | None, had_turn: bool
 ) -> list[Target]:
     """Who a rule brings in on its own (before accumulation and rest)."""
     if rule.kind is StepKind.RESPONSIBLE:
         return [_target(responsible)] if responsible is not None else []
     if rule.kind is StepKind.DEPARTMENT:
-        members = _department_members(directory, department, now)
         if responsible is not None and had_turn:
             # The responsible manager had a turn alone; the department step is for the others.
-            members = [m for m in members if m.id != responsible.id]
-        return [_target(m) for m in members]
-    role = Role.HEAD_OF_SALES if rule.kind is StepKind.HEAD_OF_SALES else Role.OWNER
-    return [_target(m) for m in _by_role(directory, role, now)]
+            return [t for t in staff.department if t.manager_id != responsible.id]
+        return list(staff.department)
+    return list(staff.heads if rule.kind is StepKind.HEAD_OF_SALES else staff.owners)
 
 
 def _dedupe(targets: list[Target]) -> tuple[Target, ...]:
@@ -206,10 +206,11 @@ def _build_steps(
     kept: list[EscalationStep] = []
     carried: list[Target] = []
     skipped_seconds = 0
+    had_turn = False  # the responsible manager has had a step of his own
+    staff = _Staff.at(directory, department, now)
     resting = responsible.endpoint if responsible is not None else None
     for rule in policy.rules:
-        had_turn = any(step.kind is StepKind.RESPONSIBLE for step in kept)
-        own = _rule_targets(rule, directory, department, responsible, now, had_turn)
+        own = _rule_targets(rule, staff, responsible, had_turn)
         if rule.kind in ADDITIVE_KINDS:
             carried = list(_dedupe(carried + own))
             targets = list(carried)
@@ -226,7 +227,8 @@ def _build_steps(
                 len(kept) + 1, rule.kind, _dedupe(targets), rule.timeout, _REASONS[rule.kind]
             )
         )
-    kept = _end_with_owner_or_fallback(kept, directory, policy, now, resting)
+        had_turn = had_turn or rule.kind is StepKind.RESPONSIBLE
+    kept = _end_with_owner_or_fallback(kept, staff, policy, resting)
     if not kept:
         if not policy.fallback_targets:
             return ()
@@ -244,9 +246,8 @@ def _fallback_step(number: int, policy: RoutingPolicy, timeout: int, why: str) -
 
 def _end_with_owner_or_fallback(
     kept: list[EscalationStep],
-    directory: Directory,
+    staff: _Staff,
     policy: RoutingPolicy,
-    now: datetime,
     resting: str | None,
 ) -> list[EscalationStep]:
     """The last step rings the owner; with no owner available, the fallback targets join it.
@@ -256,7 +257,7 @@ def _end_with_owner_or_fallback(
     """
     if not kept or not policy.fallback_targets:
         return kept
-    owners = {m.endpoint for m in _by_role(directory, Role.OWNER, now)}
+    owners = {target.endpoint for target in staff.owners}
     last = kept[-1]
     if owners & set(last.endpoints):
         return kept
