@@ -121,6 +121,9 @@ class CallTracker:
             return emitted
         try:
             emitted.extend(handler(event, at if at is not None else 0.0))
+        except MalformedEvent as exc:  # bad input, not our bug: say so and go on
+            self.bad_events += 1
+            log.warning("skipping malformed AMI event (%s): %r", exc, _short(event))
         except Exception:
             self.bad_events += 1
             log.exception("skipping AMI event that could not be applied: %r", _short(event))
@@ -361,10 +364,14 @@ class CallTracker:
         return out
 
 
+class MalformedEvent(ValueError):
+    """An event without a header its kind always carries (a damaged line, a broken stream)."""
+
+
 def _require(event: AmiEvent, name: str) -> str:
     value = field_text(event, name)
     if not value:
-        raise ValueError(f"missing {name}")
+        raise MalformedEvent(f"missing {name}")
     return value
 
 
