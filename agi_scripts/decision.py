@@ -85,6 +85,11 @@ class RouteDecider:
     def directory(self) -> Directory | None:
         return self._directory
 
+    def phones(self) -> list[str]:
+        """Every phone a plan could ring now: the last directory's and the fallback targets."""
+        phones = [m.endpoint for m in self._directory.managers] if self._directory else []
+        return phones + list(self._policy.fallback_targets)
+
     async def refresh(self) -> None:
         """Load the directory now (no budget: for start-up and the background loop)."""
         directory = await self._source.load_directory()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import enum
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agi_scripts import variables as var
@@ -26,6 +27,9 @@ BUSY_STATES = frozenset(
 LAGGING_STATE = "RINGING"
 # What may go into a Dial string: TECH/resource, nothing that separates targets or options.
 _ENDPOINT = re.compile(r"[A-Za-z][A-Za-z0-9_]*/[A-Za-z0-9_.+@:/-]+")
+# Phones asked in one early probe at most: res_agi reads a command into a 2 KiB buffer, and one
+# `${DEVICE_STATE(PJSIP/101)},` is ~28 bytes. A bigger office is asked step by step.
+MAX_PROBED_PHONES = 40
 _CHANNEL_SUFFIX = re.compile(r"-[0-9a-fA-F]+$")
 
 
@@ -78,6 +82,15 @@ class PlanExecutor:
         self._channel = channel
         self._dial_max = dial_max_seconds
         self._unsent: list[tuple[str, str]] = []
+        self._probed: dict[str, str] | None = None  # device states asked before the first Dial
+
+    async def probe(self, endpoints: Sequence[str]) -> None:
+        """Ask the device states of `endpoints` now, while the caller is being looked up, so the
+        steps before the first Dial need no round trip of their own (they use these states when
+        they cover all their phones; after a Dial states are asked afresh)."""
+        phones = [e for e in dict.fromkeys(endpoints) if is_dialable(e)]
+        if phones and len(phones) <= MAX_PROBED_PHONES:
+            self._probed = dict(zip(phones, await self._device_states(phones), strict=True))
 
     async def run(self, decision: Decision) -> RouteOutcome:
         plan = decision.plan
@@ -123,7 +136,11 @@ class PlanExecutor:
                 log.warning("plan %s: endpoint %r is not dialable, skipped", step.number, endpoint)
         if not endpoints:
             return []
-        states = await self._device_states(endpoints)
+        known = self._probed
+        if known is not None and all(endpoint in known for endpoint in endpoints):
+            states = [known[endpoint] for endpoint in endpoints]
+        else:
+            states = await self._device_states(endpoints)
         return [
             endpoint
             for endpoint, state in zip(endpoints, states, strict=True)
@@ -142,6 +159,7 @@ class PlanExecutor:
         return [state.strip() or "UNKNOWN" for state in states]
 
     async def _dial(self, step: EscalationStep, endpoints: list[str]) -> str | None:
+        self._probed = None  # a Dial changes device states
         await self._set([(var.STEP, str(step.number)), (var.STEP_KIND, step.kind.value)])
         await self._channel.exec("Dial", f"{'&'.join(endpoints)},{step.timeout}", self._dial_max)
         status = await self._read(var.ASTERISK_DIALSTATUS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from agi_scripts import variables as var
@@ -19,9 +20,18 @@ async def route_call(
     """Route the call on `session`; never raises. Any failure leaves CALLROUTER_RESULT=FAILED
     (or unset when the channel is unreachable), so the dialplan's static fallback runs."""
     uniqueid = session.env.uniqueid[:64]
+    executor = PlanExecutor(session, dial_max_seconds)
     try:
-        decision = await decider.decide(session.env)
-        outcome = await PlanExecutor(session, dial_max_seconds).run(decision)
+        # The phones' states are asked while the database answers: one round trip off the
+        # caller's wait for the first Dial.
+        deciding = asyncio.ensure_future(decider.decide(session.env))
+        try:
+            await executor.probe(decider.phones())
+        except BaseException:
+            deciding.cancel()
+            raise
+        decision = await deciding
+        outcome = await executor.run(decision)
     except NoRouteAvailable:
         log.warning("call %s: no route available, handing back to the dialplan", uniqueid)
         return await _failed(session)

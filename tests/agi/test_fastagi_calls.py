@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from agi_scripts import variables as var
+from agi_scripts.executor import MAX_PROBED_PHONES
+from router.directory import Manager, Role
 from tests.agi.fake_asterisk import DialOutcome, FakeAsterisk, read_transcript
-from tests.agi.support import SATURDAY_NOON, MemorySource, lab_settings, route_calls
+from tests.agi.support import (
+    LAB_OFFICE,
+    SATURDAY_NOON,
+    MemorySource,
+    lab_settings,
+    route_calls,
+)
 
 
 def fake_from(scenario: str, session: str = "s1", **overrides) -> FakeAsterisk:
@@ -91,11 +101,37 @@ async def test_a_steps_device_states_are_asked_in_one_command():
     fake = fake_from("03")
     await route_calls(fake)
     queries = [c for c in fake.commands if c.startswith("GET FULL VARIABLE")]
-    assert queries[0] == (
-        "GET FULL VARIABLE ${DEVICE_STATE(SIP/101)},${DEVICE_STATE(SIP/102)},"
-        "${DEVICE_STATE(SIP/103)}"
+    # The first asks every phone of the office while the caller is looked up; each later step
+    # asks its own phones, after the Dial before it changed their states.
+    assert queries == [
+        "GET FULL VARIABLE " + ",".join(f"${{DEVICE_STATE(SIP/10{n})}}" for n in range(1, 6)),
+        "GET FULL VARIABLE " + ",".join(f"${{DEVICE_STATE(SIP/10{n})}}" for n in range(1, 5)),
+        "GET FULL VARIABLE " + ",".join(f"${{DEVICE_STATE(SIP/10{n})}}" for n in range(1, 6)),
+    ]
+    assert len(fake.dial_data) == 3
+
+
+async def test_a_busy_responsible_manager_is_skipped_on_the_early_states_without_asking_again():
+    fake = fake_from("01b", device_states={"SIP/101": "INUSE"})
+    await route_calls(fake)
+    dial = next(i for i, c in enumerate(fake.commands) if c.startswith("EXEC Dial"))
+    before_dial = fake.commands[:dial]
+    assert len(before_dial) == 2 and before_dial[0].startswith("GET FULL VARIABLE")
+    assert "CALLROUTER_STEP=2,CALLROUTER_STEP_KIND=department" in before_dial[1]
+    assert fake.dial_data[0] == "SIP/102&SIP/103,10"
+
+
+async def test_an_office_too_big_for_one_early_probe_is_asked_step_by_step():
+    managers = tuple(
+        Manager(n, f"M{n}", f"SIP/{100 + n}", Role.MANAGER, 1)
+        for n in range(1, MAX_PROBED_PHONES + 2)
     )
-    assert len(queries) == len(fake.dial_data) == 3
+    big = replace(LAB_OFFICE, managers=managers)
+    fake = fake_from("03", device_states=lambda _: "NOT_INUSE", dials=[DialOutcome("ANSWER", -1)])
+    await route_calls(fake, source=MemorySource(directory=big))
+    queries = [c for c in fake.commands if c.startswith("GET FULL VARIABLE")]
+    assert len(queries) == 1 and queries[0].count("DEVICE_STATE") == MAX_PROBED_PHONES + 1
+    assert fake.dial_data[0].count("&") == MAX_PROBED_PHONES
 
 
 async def test_an_answer_that_does_not_give_one_state_per_phone_rings_them_all():
@@ -201,7 +237,7 @@ async def test_the_first_dial_waits_on_two_commands_the_plan_travels_in_one_mset
     await route_calls(fake)
     dial = next(i for i, c in enumerate(fake.commands) if c.startswith("EXEC Dial"))
     assert fake.commands[:dial] == [
-        "GET FULL VARIABLE ${DEVICE_STATE(SIP/101)}",
+        "GET FULL VARIABLE " + ",".join(f"${{DEVICE_STATE(SIP/10{n})}}" for n in range(1, 6)),
         'EXEC MSet "CALLROUTER_PLAN_ID=1795746830.87,CALLROUTER_LEAD=existing,'
         "CALLROUTER_CONTACT_ID=7,CALLROUTER_AFTER_HOURS=0,CALLROUTER_DECISION=directory,"
         'CALLROUTER_STEP=1,CALLROUTER_STEP_KIND=responsible"',
