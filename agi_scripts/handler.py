@@ -26,7 +26,7 @@ async def route_call(
         # caller's wait for the first Dial.
         deciding = asyncio.ensure_future(decider.decide(session.env))
         try:
-            await executor.probe(decider.phones())
+            await executor.probe(_phones(decider))
         except BaseException:
             deciding.cancel()
             raise
@@ -57,6 +57,15 @@ async def route_call(
         },
     )
     return outcome
+
+
+def _phones(decider: RouteDecider) -> list[str]:
+    """The phones to probe early; none (each step asks its own) if that fails: it only saves time."""
+    try:
+        return decider.phones()
+    except Exception:
+        log.exception("phones to probe could not be listed; each step will ask its own")
+        return []
 
 
 async def _failed(session: AgiSession) -> RouteOutcome:

@@ -30,6 +30,9 @@ class SwappableDecider:
     def directory(self) -> Directory | None:
         return self.current.directory
 
+    def phones(self) -> list[str]:
+        return self.current.phones()
+
     def swap(self, decider: RouteDecider, refresh_seconds: float) -> None:
         self._retired.append(self.current)  # its abandoned lookups still need settling
         self.current, self.refresh_seconds = decider, refresh_seconds
