@@ -1,7 +1,7 @@
 """The FastAGI server: `AGI(agi://127.0.0.1:4573/route)` lands here.
 
-Each connection is its own task with its own timeouts: a peer that closes at once, sends half
-an environment or never answers costs that session only. Built on an asyncio Protocol that cuts
+Each call runs in a task of its own, once its environment is in, with its own deadlines: a peer
+that closes at once, sends half an environment or never answers costs that session only. Built on an asyncio Protocol that cuts
 lines as bytes arrive (agi_scripts/lines.py); panoramisk's FastAGI `Application` spins on an
 early close, decodes strictly and mistakes the HANGUP line for a reply (see
 tests/agi/test_library_faults.py).
