@@ -77,6 +77,7 @@ class RouteDecider:
         self._clock = clock
         self._budget = routing.decision_budget_ms / 1000
         self._directory: Directory | None = None
+        self._phones = list(self._policy.fallback_targets)
         self._loaded_at = 0.0
         self._refreshing: asyncio.Task[None] | None = None
         self._abandoned: set[asyncio.Task[tuple[Directory, ContactView | None]]] = set()
@@ -86,14 +87,15 @@ class RouteDecider:
         return self._directory
 
     def phones(self) -> list[str]:
-        """Every phone a plan could ring now: the last directory's and the fallback targets."""
-        phones = [m.endpoint for m in self._directory.managers] if self._directory else []
-        return phones + list(self._policy.fallback_targets)
+        """Every phone a plan could ring now: the last directory's and the fallback targets
+        (listed when a directory is loaded, not per call)."""
+        return self._phones
 
     async def refresh(self) -> None:
         """Load the directory now (no budget: for start-up and the background loop)."""
         directory = await self._source.load_directory()
         self._directory = directory
+        self._phones = [*(m.endpoint for m in directory.managers), *self._policy.fallback_targets]
         self._loaded_at = time.monotonic()
 
     async def keep_fresh(self) -> None:

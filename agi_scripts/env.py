@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from agi_scripts.errors import AGIHangup, AGIProtocolError, AGITimeout
-from agi_scripts.wire import decode_line
 
 MAX_ENV_LINES = 128  # Asterisk 20 sends 22 (plus agi_arg_N); more is not Asterisk
 MAX_ENV_BYTES = 64 * 1024  # Asterisk's is ~600 bytes; the bound on what a peer can make us hold
@@ -135,7 +134,7 @@ async def read_env(
                 if not raw:
                     raise AGIHangup(f"peer closed after {len(lines)} environment lines")
                 lines.append(raw)
-                if decode_line(raw) == "":
+                if not raw.rstrip(b"\r\n"):  # the blank line
                     return parse_env(b"".join(lines), line_limit)
     except TimeoutError:
         raise AGITimeout(f"environment incomplete after {within} s") from None

@@ -1,10 +1,10 @@
 """The FastAGI server: `AGI(agi://127.0.0.1:4573/route)` lands here.
 
 Each call runs in a task of its own, once its environment is in, with its own deadlines: a peer
-that closes at once, sends half an environment or never answers costs that session only. Built on an asyncio Protocol that cuts
-lines as bytes arrive (agi_scripts/lines.py); panoramisk's FastAGI `Application` spins on an
-early close, decodes strictly and mistakes the HANGUP line for a reply (see
-tests/agi/test_library_faults.py).
+that closes at once, sends half an environment or never answers costs that session only. Built
+on an asyncio Protocol that cuts lines as bytes arrive (agi_scripts/lines.py); panoramisk's
+FastAGI `Application` spins on an early close, decodes strictly and mistakes the HANGUP line
+for a reply (see tests/agi/test_library_faults.py).
 """
 
 from __future__ import annotations
@@ -94,8 +94,8 @@ class FastAgiServer:
         self._collecting.discard(connection)
 
     def route(self, connection: _Connection, env: AgiEnv) -> None:
-        """The environment is complete: the call gets a task of its own."""
-        self._collecting.discard(connection)
+        """The environment is complete (the connection no longer collecting): the call gets a
+        task of its own."""
         if env.network_script != self.settings.script_name:
             log.warning("FastAGI request for unknown script %r", env.network_script[:40])
             connection.close()

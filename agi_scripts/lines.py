@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from typing import cast
 
 
 class LineBuffer(asyncio.Protocol):
@@ -60,10 +61,6 @@ class LineBuffer(asyncio.Protocol):
         self._eof = True
         self._wake()
 
-    @property
-    def at_eof(self) -> bool:
-        return self._eof
-
     def next_line(self) -> bytes | None:
         """The next complete line if one is here, else None (never waits)."""
         if self._lines:
@@ -110,9 +107,14 @@ class SocketLines(LineBuffer):
 
     def __init__(self, limit: int) -> None:
         super().__init__(limit)
+        self._out: asyncio.WriteTransport | None = None
         self._lost = False
         self._paused = False
         self._drained: asyncio.Future[None] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._out = cast(asyncio.WriteTransport, transport)  # a socket's transport writes
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
@@ -133,8 +135,8 @@ class SocketLines(LineBuffer):
     async def write(self, data: bytes) -> None:
         if self._interrupted is not None:
             raise self._interrupted
-        transport = self.transport
-        if self._lost or not isinstance(transport, asyncio.WriteTransport):
+        transport = self._out
+        if self._lost or transport is None:
             raise ConnectionResetError("connection lost")
         if transport.is_closing():
             raise ConnectionResetError("connection closing")
