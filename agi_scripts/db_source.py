@@ -21,6 +21,7 @@ import asyncio
 import queue
 import sqlite3
 import threading
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -53,11 +54,12 @@ class DbLookupSource:
             self._directory_source = DbDirectorySource(self._directory_db)
         return await self._directory_source.load_directory()
 
-    async def find_contact(self, phone_e164: str) -> ContactView | None:
+    def find_contact(self, phone_e164: str) -> Awaitable[ContactView | None]:
+        """On SQLite a future the lookup thread completes, so the decider needs no task of its
+        own to wait on it; on PostgreSQL a coroutine."""
         if self._lookup is None:
             self._lookup = self._open()
-        row = await self._lookup.fetch(phone_e164)
-        return ContactView(row[0], row[1], row[2], row[3]) if row is not None else None
+        return self._lookup.find(phone_e164)
 
     def _open(self) -> _SqliteLookup | _PostgresLookup:
         backend = self._parsed.get_backend_name()
@@ -89,11 +91,11 @@ class _SqliteLookup:
         self._thread = threading.Thread(target=self._serve, name="contact-lookup", daemon=True)
         self._thread.start()
 
-    async def fetch(self, phone: str) -> tuple[Any, ...] | None:
+    def find(self, phone: str) -> asyncio.Future[ContactView | None]:
         loop = asyncio.get_running_loop()
-        answer: asyncio.Future[tuple[Any, ...] | None] = loop.create_future()
+        answer: asyncio.Future[ContactView | None] = loop.create_future()
         self._requests.put((loop, answer, phone))
-        return await answer
+        return answer
 
     async def close(self) -> None:
         self._requests.put(None)
@@ -110,7 +112,7 @@ class _SqliteLookup:
             except Exception as exc:  # handed to the caller, whose budget decides
                 _hand_over(loop, answer, None, exc)
             else:
-                _hand_over(loop, answer, row, None)
+                _hand_over(loop, answer, _contact(row), None)
         if connection is not None:
             connection.close()
 
@@ -121,13 +123,17 @@ class _SqliteLookup:
         return connection
 
 
-_Request = tuple[asyncio.AbstractEventLoop, "asyncio.Future[tuple[Any, ...] | None]", str]
+_Request = tuple[asyncio.AbstractEventLoop, "asyncio.Future[ContactView | None]", str]
+
+
+def _contact(row: Any) -> ContactView | None:
+    return ContactView(row[0], row[1], row[2], row[3]) if row is not None else None
 
 
 def _hand_over(
     loop: asyncio.AbstractEventLoop,
-    answer: asyncio.Future[tuple[Any, ...] | None],
-    row: tuple[Any, ...] | None,
+    answer: asyncio.Future[ContactView | None],
+    contact: ContactView | None,
     error: Exception | None,
 ) -> None:
     def settle() -> None:
@@ -136,7 +142,7 @@ def _hand_over(
         if error is not None:
             answer.set_exception(error)
         else:
-            answer.set_result(row)
+            answer.set_result(contact)
 
     try:
         loop.call_soon_threadsafe(settle)
@@ -155,7 +161,7 @@ class _PostgresLookup:
         self._pool: Any = None
         self._opening: asyncio.Lock = asyncio.Lock()
 
-    async def fetch(self, phone: str) -> tuple[Any, ...] | None:
+    async def find(self, phone: str) -> ContactView | None:
         if self._pool is None:
             async with self._opening:
                 if self._pool is None:
@@ -171,8 +177,7 @@ class _PostgresLookup:
                             "application_name": "callrouter-agi",
                         },
                     )
-        row = await self._pool.fetchrow(CONTACT_SQL.format("$1"), phone)
-        return tuple(row) if row is not None else None
+        return _contact(await self._pool.fetchrow(CONTACT_SQL.format("$1"), phone))
 
     async def close(self) -> None:
         if self._pool is not None:

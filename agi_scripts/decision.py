@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -80,7 +81,7 @@ class RouteDecider:
         self._phones = list(self._policy.fallback_targets)
         self._loaded_at = 0.0
         self._refreshing: asyncio.Task[None] | None = None
-        self._abandoned: set[asyncio.Task[tuple[Directory, ContactView | None]]] = set()
+        self._abandoned: set[asyncio.Future[ContactView | None]] = set()
 
     @property
     def directory(self) -> Directory | None:
@@ -107,32 +108,39 @@ class RouteDecider:
                 log.warning("directory refresh failed: %s", exc.__class__.__name__)
             await asyncio.sleep(self._routing.directory_refresh_seconds)
 
-    async def decide(self, env: AgiEnv) -> Decision:
-        """A plan for this call; raises NoRouteAvailable only when there is nothing to ring."""
+    def start(self, env: AgiEnv, observe: DecisionObserver | None = None) -> PendingDecision:
+        """Begin deciding for this call; the budget runs from now. The lookup goes on while the
+        caller's channel is asked other things, and `PendingDecision.result()` collects it;
+        `observe(basis, seconds)` then learns how long the decision took."""
+        started = time.perf_counter()
         call = incoming_call(env, self._region)
         self._refresh_if_stale()
-        # The lookup runs as its own task and is abandoned, not awaited, when the budget is
-        # spent: cancelling a database call can itself block (SQLAlchemy's rollback waits for
-        # an aiosqlite thread stuck on a lock), and the caller must not wait for that.
-        lookup = asyncio.create_task(self._lookup(call))
-        try:
-            done, _ = await asyncio.wait({lookup}, timeout=self._budget)
-        except asyncio.CancelledError:
-            self._abandon(lookup)
-            raise
-        try:
-            if not done:
-                self._abandon(lookup)
-                raise TimeoutError
-            directory, contact = lookup.result()
-        except Exception as exc:  # TimeoutError, the database's errors: same answer
-            log.warning("routing lookup failed (%s), using the fallback", exc.__class__.__name__)
-            return self._fallback(call)
-        return Decision(self._plan(call, directory, contact), DecisionBasis.DIRECTORY)
+        deadline = asyncio.get_running_loop().time() + self._budget
+        directory = self._directory
+        lookup = None if call.caller is None and directory is not None else self._start_lookup(call)
+        return PendingDecision(self, call, directory, lookup, deadline, observe, started)
 
-    async def _lookup(self, call: IncomingCall) -> tuple[Directory, ContactView | None]:
-        directory = self._directory or await self._first_load()
-        return directory, await self._find(call)
+    async def decide(self, env: AgiEnv) -> Decision:
+        """A plan for this call; raises NoRouteAvailable only when there is nothing to ring."""
+        return await self.start(env).result()
+
+    def _start_lookup(self, call: IncomingCall) -> asyncio.Future[ContactView | None]:
+        """The contact lookup as a future of its own: the source's future when it hands one
+        over (no task, no extra turn of the loop), a task for a coroutine. It is abandoned, not
+        awaited, when the budget is spent: cancelling a database call can itself block
+        (SQLAlchemy's rollback waits for an aiosqlite thread stuck on a lock)."""
+        try:
+            if self._directory is None:
+                return asyncio.ensure_future(self._first_load_then_find(call))
+            return asyncio.ensure_future(self._find(call))
+        except Exception as exc:  # a source that fails before it even starts
+            failed: asyncio.Future[ContactView | None] = asyncio.get_running_loop().create_future()
+            failed.set_exception(exc)
+            return failed
+
+    async def _first_load_then_find(self, call: IncomingCall) -> ContactView | None:
+        await self._first_load()
+        return await self._find(call)
 
     async def settle(self, within: float) -> None:
         """Give abandoned lookups up to `within` seconds to finish cleaning up (call before the
@@ -140,13 +148,13 @@ class RouteDecider:
         if self._abandoned:
             await asyncio.wait(set(self._abandoned), timeout=within)
 
-    def _abandon(self, lookup: asyncio.Task[tuple[Directory, ContactView | None]]) -> None:
+    def _abandon(self, lookup: asyncio.Future[ContactView | None]) -> None:
         """Cancel a lookup and let its cleanup finish in the background."""
         lookup.cancel()
         self._abandoned.add(lookup)
         lookup.add_done_callback(self._forget)
 
-    def _forget(self, lookup: asyncio.Task[tuple[Directory, ContactView | None]]) -> None:
+    def _forget(self, lookup: asyncio.Future[ContactView | None]) -> None:
         self._abandoned.discard(lookup)
         if not lookup.cancelled() and lookup.exception() is not None:
             log.debug("abandoned routing lookup ended with %r", lookup.exception())
@@ -156,10 +164,10 @@ class RouteDecider:
         assert self._directory is not None
         return self._directory
 
-    async def _find(self, call: IncomingCall) -> ContactView | None:
+    def _find(self, call: IncomingCall) -> Awaitable[ContactView | None]:
         if call.caller is None:
-            return None
-        return await self._source.find_contact(call.caller)
+            return _no_contact()
+        return self._source.find_contact(call.caller)
 
     def _plan(
         self, call: IncomingCall, directory: Directory, contact: ContactView | None
@@ -185,3 +193,103 @@ class RouteDecider:
             await self.refresh()
         except Exception as exc:
             log.warning("directory refresh failed: %s", exc.__class__.__name__)
+
+
+async def _no_contact() -> None:
+    return None
+
+
+DecisionObserver = Callable[[str, float], None]  # (the decision's basis or "none", seconds)
+
+
+class PendingDecision:
+    """A decision under way: its lookup runs (None: nothing to look up); `result()` waits for
+    it until the deadline."""
+
+    def __init__(
+        self,
+        decider: RouteDecider,
+        call: IncomingCall,
+        directory: Directory | None,
+        lookup: asyncio.Future[ContactView | None] | None,
+        deadline: float,
+        observe: DecisionObserver | None = None,
+        started: float = 0.0,
+    ) -> None:
+        self._decider = decider
+        self._call = call
+        self._directory = directory  # the one loaded when the call came in, if any
+        self._lookup = lookup
+        self._deadline = deadline
+        self._observe = observe
+        self._started = started
+
+    async def result(self) -> Decision:
+        """The plan, by the deadline whatever the database does; raises NoRouteAvailable only
+        when there is nothing to ring."""
+        if self._observe is None:
+            return await self._result()
+        basis = "none"
+        try:
+            decision = await self._result()
+            basis = decision.basis.value
+            return decision
+        finally:
+            self._observe(basis, time.perf_counter() - self._started)
+
+    async def _result(self) -> Decision:
+        decider, call, lookup = self._decider, self._call, self._lookup
+        if lookup is None:
+            assert self._directory is not None
+            return Decision(decider._plan(call, self._directory, None), DecisionBasis.DIRECTORY)
+        if not lookup.done():
+            try:
+                await _done_by(lookup, self._deadline)
+            except asyncio.CancelledError:
+                self.cancel()
+                raise
+        try:
+            if not lookup.done():
+                self.cancel()
+                raise TimeoutError
+            contact = lookup.result()
+        except Exception as exc:  # TimeoutError, the database's errors: same answer
+            log.warning("routing lookup failed (%s), using the fallback", exc.__class__.__name__)
+            return decider._fallback(call)
+        directory = self._directory or decider.directory
+        assert directory is not None  # the lookup loaded one when there was none
+        return Decision(decider._plan(call, directory, contact), DecisionBasis.DIRECTORY)
+
+    def cancel(self) -> None:
+        """Nobody will collect this decision: let its lookup go."""
+        lookup = self._lookup
+        if lookup is None:
+            return
+        if not lookup.done():
+            self._decider._abandon(lookup)
+        elif not lookup.cancelled():
+            lookup.exception()  # retrieved: a failed lookup nobody waits for is not an error
+
+
+async def _done_by(future: asyncio.Future[ContactView | None], deadline: float) -> None:
+    """Wait until `future` is done or the loop's clock reaches `deadline`, whichever is first;
+    never cancels `future` (asyncio.wait's job, without its sets and closures)."""
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[None] = loop.create_future()
+    timer = loop.call_at(deadline, _release, waiter)
+    on_done = functools.partial(_release_when_done, waiter)
+    future.add_done_callback(on_done)
+    try:
+        await waiter
+    finally:
+        timer.cancel()
+        future.remove_done_callback(on_done)
+
+
+def _release(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+def _release_when_done(waiter: asyncio.Future[None], _future: object) -> None:
+    _release(waiter)

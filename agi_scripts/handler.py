@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from agi_scripts import variables as var
@@ -24,13 +23,13 @@ async def route_call(
     try:
         # The phones' states are asked while the database answers: one round trip off the
         # caller's wait for the first Dial.
-        deciding = asyncio.ensure_future(decider.decide(session.env))
+        deciding = decider.start(session.env)
         try:
             await executor.probe(_phones(decider))
         except BaseException:
             deciding.cancel()
             raise
-        decision = await deciding
+        decision = await deciding.result()
         outcome = await executor.run(decision)
     except NoRouteAvailable:
         log.warning("call %s: no route available, handing back to the dialplan", uniqueid)

@@ -8,6 +8,7 @@ wraps a `DirectorySource` with the decision time budget and the last directory i
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Protocol, runtime_checkable
 
 from router.directory import ContactView, Directory
@@ -21,6 +22,7 @@ class DirectorySource(Protocol):
         """Everyone who can be rung, as one consistent snapshot."""
         ...
 
-    async def find_contact(self, phone_e164: str) -> ContactView | None:
-        """The contact whose phone is `phone_e164` (E.164, '+79161234567'), or None if unknown."""
+    def find_contact(self, phone_e164: str) -> Awaitable[ContactView | None]:
+        """The contact whose phone is `phone_e164` (E.164, '+79161234567'), or None if unknown.
+        An `async def` does; so does a plain method that returns a future it will complete."""
         ...

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
-from agi_scripts.decision import Decision, RouteDecider
+from agi_scripts.decision import Decision, PendingDecision, RouteDecider
 from agi_scripts.env import AgiEnv
 from callrouter import metrics
 from router.directory import Directory
 
 log = logging.getLogger(__name__)
+
+
+def _observe(basis: str, seconds: float) -> None:
+    metrics.DECISION_SECONDS.labels(basis).observe(seconds)
 
 
 class SwappableDecider:
@@ -42,15 +45,11 @@ class SwappableDecider:
         deciders = [*self._retired, self.current]
         await asyncio.gather(*(decider.settle(within) for decider in deciders))
 
+    def start(self, env: AgiEnv) -> PendingDecision:
+        return self.current.start(env, _observe)
+
     async def decide(self, env: AgiEnv) -> Decision:
-        started = time.perf_counter()
-        basis = "none"
-        try:
-            decision = await self.current.decide(env)
-            basis = decision.basis.value
-            return decision
-        finally:
-            metrics.DECISION_SECONDS.labels(basis).observe(time.perf_counter() - started)
+        return await self.start(env).result()
 
     async def refresh(self) -> None:
         await self.current.refresh()

@@ -11,7 +11,7 @@ from tests.agi.support import LAB_OFFICE, MemorySource
 async def test_the_wrapper_offers_what_the_fastagi_server_asks_of_a_decider():
     # The server is handed the wrapper cast to RouteDecider: a method missing here fails every
     # call at run time (it did once: `phones`, added with the early device-state probe).
-    used = {"decide", "phones", "directory", "refresh", "keep_fresh", "settle"}
+    used = {"start", "decide", "phones", "directory", "refresh", "keep_fresh", "settle"}
     public = {name for name in dir(RouteDecider) if not name.startswith("_")}
     assert used <= public
     assert used <= {name for name in dir(SwappableDecider) if not name.startswith("_")}
