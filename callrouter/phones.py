@@ -25,10 +25,11 @@ def normalize_phone(raw: str, region: str = "RU") -> str:
     if len(text) > _MAX_INPUT:
         raise PhoneNumberError(f"phone number too long ({len(text)} characters)")
     candidates = [text]
-    digits = "".join(ch for ch in text if ch.isdigit())
-    if not text.startswith("+") and digits:
+    if not text.startswith("+"):
         # '79161234567' has the country code but no '+'; try it as international too.
-        candidates.append("+" + digits)
+        digits = "".join(ch for ch in text if ch.isdigit())
+        if digits:
+            candidates.append("+" + digits)
     last_error = "not a phone number"
     for candidate in candidates:
         try:
