@@ -23,25 +23,31 @@ if TYPE_CHECKING:
 
 
 async def _serve_real(url: str, max_sessions: int, source_kind: str) -> int:
-    from agi_scripts.fastagi import start_fastagi_server
+    from callrouter.service.heap import freeze_startup_objects
     from callrouter.settings import AgiSettings, Settings
 
     settings = Settings(
         database_url=url,
-        agi=AgiSettings(max_sessions=max_sessions, shutdown_grace=0.5),
+        agi=AgiSettings(port=0, max_sessions=max_sessions, shutdown_grace=0.5),
     )
-    source: DirectorySource
-    if source_kind == "orm":
-        from models.db import Database
-        from models.directory import DbDirectorySource
+    if source_kind == "lookup":
+        # What `callrouter service` runs: the lookup source, the swappable decider and its
+        # decision-latency metric, the directory loaded before the first call, then the
+        # start-up heap frozen.
+        from callrouter.service.agi_part import AgiPart
 
-        source = DbDirectorySource(Database(url))
-    else:
-        from agi_scripts.db_source import DbLookupSource
+        part = AgiPart(settings)
+        await part.start()
+        freeze_startup_objects()
+        return part.port
+    from agi_scripts.fastagi import start_fastagi_server
+    from models.db import Database
+    from models.directory import DbDirectorySource
 
-        source = DbLookupSource(url)
+    source: DirectorySource = DbDirectorySource(Database(url))
     server = await start_fastagi_server(settings, source, host="127.0.0.1", port=0)
     await server.decider.refresh()  # as at start-up: the directory is loaded before calls
+    freeze_startup_objects()
     return server.port
 
 

@@ -25,6 +25,7 @@ from models.db import Database
 
 from .agi_part import AgiPart
 from .ami_part import AmiPart
+from .heap import freeze_startup_objects
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,7 @@ class Service:
         except BaseException:
             await self._close_parts()
             raise
+        freeze_startup_objects()
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGTERM, self._stop.set)
         loop.add_signal_handler(signal.SIGINT, self._stop.set)
