@@ -17,6 +17,9 @@ Faults and what happens (each has a test in tests/ami/test_connection.py):
   that is only waiting for room in our own event queue is not mistaken for a dead peer.
 - Asterisk restart: `Shutdown` and `FullyBooted` are delivered like any event; the tracker
   resets its call state on them.
+- a call that starts and ends while the session is being set up (a busy host answers the
+  `Filter` action late): recorded whole, because the event whitelist is one `Filter` action,
+  never a partial list that lets a call's `Newchannel` through but not its `Hangup`.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ Sleep = Callable[[float], Awaitable[None]]
 # cdr = Cdr, dialplan = VarSet, system = FullyBooted/Shutdown.
 EVENT_CLASSES = "call,cdr,dialplan,system"
 # Whitelist filters (regular expressions on the event text) so Asterisk sends only these.
+# They are sent as one `Filter` action, their alternation (see `_send_filters`).
 EVENT_FILTERS: tuple[str, ...] = (
     "Event: Newchannel",
     "Event: NewCallerid",
@@ -272,17 +276,28 @@ class AmiConnection:
             )
 
     async def _send_filters(self) -> None:
-        for expression in self.filters:
-            request = self._request("Filter", {"Operation": "Add", "Filter": expression})
-            response = await self._reply(request, self.settings.connect_timeout, "Filter")
-            if response.get("Response") != "Success":
-                # Only an optimisation: the tracker ignores what it does not need.
-                log.warning(
-                    "AMI refused event filter %r: %s (needs write=system)",
-                    expression,
-                    response.get("Message"),
-                )
-                return
+        """Install the whitelist as ONE filter: the alternation of all the expressions.
+
+        Asterisk applies a whitelist filter from the moment it is added and sends only what
+        matches some filter already added. Added one by one, the first (`Event: Newchannel`)
+        would let a call's start through while its DialBegin, Hangup, Cdr and CALLROUTER_
+        variables were dropped until their own filters arrived, round trips later: a call
+        that starts during the set-up would never end for us. One action has no such window:
+        before it every event comes (and the framer keeps what the filters would), after it
+        exactly the whitelist does.
+        """
+        if not self.filters:
+            return
+        expression = "|".join(self.filters)
+        request = self._request("Filter", {"Operation": "Add", "Filter": expression})
+        response = await self._reply(request, self.settings.connect_timeout, "Filter")
+        if response.get("Response") != "Success":
+            # Only an optimisation: the tracker ignores what it does not need.
+            log.warning(
+                "AMI refused event filter %r: %s (needs write=system)",
+                expression,
+                response.get("Message"),
+            )
 
     async def _watchdog(self) -> None:
         settings = self.settings

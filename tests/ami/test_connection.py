@@ -9,6 +9,7 @@ import pytest
 
 from ami_listener import AmiListener, MemorySink
 from ami_listener.connection import EVENT_CLASSES, EVENT_FILTERS, AmiAuthError, AmiConnection
+from asterisk_sim import AsteriskSimulator, Caller, Phone, RealClock, SimConfig
 
 from .amiserver import FakeAmiServer, ServerSession
 from .fixtures import read_sessions
@@ -55,8 +56,94 @@ async def test_login_asks_only_for_the_needed_events() -> None:
     await asyncio.wait_for(task, 5)
     await server.close()
     assert server.login_events == [EVENT_CLASSES]
-    assert server.filters == list(EVENT_FILTERS)
-    assert server.actions[: 1 + len(EVENT_FILTERS)] == ["Login"] + ["Filter"] * len(EVENT_FILTERS)
+    # One action: Asterisk never holds part of the whitelist (see the test below).
+    assert server.filters == ["|".join(EVENT_FILTERS)]
+    assert server.actions[:2] == ["Login", "Filter"]
+
+
+class LateAfterFirstFilter:
+    """A loopback relay between the listener and the simulated Asterisk. Once the listener's
+    first `Filter` action has gone through, whatever it sends next reaches Asterisk only after
+    `release()`, as actions do on a busy host: the session stays half set up meanwhile.
+    `filter_added` is set when Asterisk has answered that first `Filter` (it is in force)."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.filter_sent = asyncio.Event()
+        self.filter_added = asyncio.Event()
+        self._released = asyncio.Event()
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        return self._server.sockets[0].getsockname()[1]
+
+    def release(self) -> None:
+        self._released.set()
+
+    async def close(self) -> None:
+        self.release()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+
+        async def actions() -> None:  # listener -> Asterisk, one action at a time
+            while True:
+                action = await reader.readuntil(b"\r\n\r\n")
+                if self.filter_sent.is_set():
+                    await self._released.wait()
+                up_writer.write(action)
+                await up_writer.drain()
+                if action.startswith(b"Action: Filter\r\n"):
+                    self.filter_sent.set()
+
+        async def replies() -> None:  # Asterisk -> listener, as it comes
+            seen = bytearray()  # until the first Filter is answered
+            while data := await up_reader.read(65536):
+                if not self.filter_added.is_set():
+                    seen += data
+                    if b"Message: Filter Added Successfully\r\n" in seen:
+                        self.filter_added.set()
+                writer.write(data)
+                await writer.drain()
+
+        try:
+            await asyncio.gather(actions(), replies())
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+            up_writer.close()
+
+
+async def test_a_call_made_while_the_session_is_set_up_is_recorded_whole(tmp_path: Path) -> None:
+    """Asterisk applies a whitelist filter from the moment it is added. A call that starts and
+    ends while the listener's session is half set up must still arrive whole (start, answer,
+    hangup, Cdr); with one filter per action only its Newchannel got through, and the call
+    stayed in flight for `stale_after` (24 h)."""
+    sim = AsteriskSimulator(SimConfig(agi_address=None, clock=RealClock(), seed=3))
+    sim.add_phone("102", Phone(answer_after=0.05, talk=0.15))
+    relay = LateAfterFirstFilter(await sim.start_ami(users={"callrouter": "s3cret"}))
+    port = await relay.start()
+    sink = MemorySink()
+    listener = AmiListener(listener_settings(port), "pbx1", sink, spool_dir=tmp_path, tick=0.02)
+    runner = asyncio.create_task(listener.run())
+    try:
+        async with asyncio.timeout(10):
+            await relay.filter_added.wait()
+            made = await sim.inbound_call(Caller("+79161112233", "Клиент"))
+            relay.release()
+            (call,) = await sink.wait_for(1)
+    finally:
+        await listener.stop()
+        await runner
+        await relay.close()
+        await sim.stop()
+    assert call.linkedid == made.linkedid
+    assert call.disposition == "ANSWERED" and call.answered_by == "SIP/102"
 
 
 async def test_half_open_connection_is_detected_by_ping_and_reconnected() -> None:
