@@ -112,6 +112,7 @@ class AmiListener:
         self._all_spooled.set()
         self.spool_failures = 0
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
         self._stopped = asyncio.Event()
         self._clock: tuple[float, float] | None = None  # (asterisk time, monotonic) at last event
 
@@ -129,11 +130,13 @@ class AmiListener:
         done, _ = await asyncio.wait({stopped, *self._tasks}, return_when=asyncio.FIRST_COMPLETED)
         stopped.cancel()
         for task in done:
-            if task is not stopped:
-                task.result()  # a part died: let the supervisor (systemd) see it
+            if task is stopped or (self._stopping and task.cancelled()):
+                continue  # cancelled by stop(), not dead
+            task.result()  # a part died: let the supervisor (systemd) see it
 
     async def stop(self) -> None:
         """Close the connection, finish queued events, spool ended calls, try to deliver them."""
+        self._stopping = True
         timeout = self.stop_timeout
         await self.connection.stop()
         try:

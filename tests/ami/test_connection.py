@@ -254,3 +254,29 @@ async def test_full_queue_pauses_the_socket_loses_nothing_and_is_not_a_dead_peer
     await server.close()
     assert [c.answered_by for c in calls] == ["SIP/101", "SIP/102"]
     assert listener.connection.sessions == 1  # never mistaken for a half-open connection
+
+
+async def test_stop_while_the_connection_waits_to_reconnect_ends_run_cleanly(tmp_path: Path):
+    # Asterisk is down and the connection sits in its backoff when the service stops: stop()
+    # cancels the parts, and run() must return, not raise the cancellation as a dead part.
+    server = FakeAmiServer(secret="right")
+    port = await server.start()
+    await server.close()  # nothing listens there any more
+    backing_off = asyncio.Event()
+
+    async def backoff_that_outlasts_the_stop(seconds: float) -> None:
+        backing_off.set()
+        await asyncio.Event().wait()
+
+    listener = AmiListener(
+        listener_settings(port),
+        "pbx1",
+        MemorySink(),
+        spool_dir=tmp_path,
+        sleep=backoff_that_outlasts_the_stop,
+    )
+    running = asyncio.create_task(listener.run())
+    async with asyncio.timeout(5):
+        await backing_off.wait()
+        await listener.stop()
+        await running  # raised CancelledError before stop() marked the cancellation as its own
