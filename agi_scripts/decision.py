@@ -12,7 +12,7 @@ import enum
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -132,7 +132,8 @@ class RouteDecider:
         try:
             if self._directory is None:
                 return asyncio.ensure_future(self._first_load_then_find(call))
-            return asyncio.ensure_future(self._find(call))
+            assert call.caller is not None  # start() plans an anonymous caller without one
+            return asyncio.ensure_future(self._source.find_contact(call.caller))
         except Exception as exc:  # a source that fails before it even starts
             failed: asyncio.Future[ContactView | None] = asyncio.get_running_loop().create_future()
             failed.set_exception(exc)
@@ -140,7 +141,7 @@ class RouteDecider:
 
     async def _first_load_then_find(self, call: IncomingCall) -> ContactView | None:
         await self._first_load()
-        return await self._find(call)
+        return None if call.caller is None else await self._source.find_contact(call.caller)
 
     async def settle(self, within: float) -> None:
         """Give abandoned lookups up to `within` seconds to finish cleaning up (call before the
@@ -163,11 +164,6 @@ class RouteDecider:
         await self.refresh()
         assert self._directory is not None
         return self._directory
-
-    def _find(self, call: IncomingCall) -> Awaitable[ContactView | None]:
-        if call.caller is None:
-            return _no_contact()
-        return self._source.find_contact(call.caller)
 
     def _plan(
         self, call: IncomingCall, directory: Directory, contact: ContactView | None
@@ -193,10 +189,6 @@ class RouteDecider:
             await self.refresh()
         except Exception as exc:
             log.warning("directory refresh failed: %s", exc.__class__.__name__)
-
-
-async def _no_contact() -> None:
-    return None
 
 
 DecisionObserver = Callable[[str, float], None]  # (the decision's basis or "none", seconds)

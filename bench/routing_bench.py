@@ -5,11 +5,11 @@
     python -m bench.routing_bench --smoke
 
 Per database and held level: the server and the floor each run in a fresh process of their own
-(their CPU is read from /proc); this process is the load generator. Per held level: `held` calls are put into Dial and
-kept there, a warm-up, then an open-loop phase (`rate` arrivals/s for `duration` s; latency is
-from each call's connection to its first EXEC Dial, as the issue defines it, and also from its
-scheduled start, which adds the generator's own lateness in starting and connecting the call), then
-a closed-loop saturation phase.
+(their CPU is read from /proc); this process is the load generator. Per held level: `held`
+calls are put into Dial and kept there, a warm-up, then an open-loop phase (`rate` arrivals/s
+for `duration` s; latency is from each call's connection to its first EXEC Dial, as the issue
+defines it, and also from its scheduled start, which adds the generator's own lateness in
+starting and connecting the call), then a closed-loop saturation phase.
 Then the classic AGI script's cold start against the same database.
 """
 
