@@ -20,7 +20,7 @@ from agi_scripts.handler import route_call
 from agi_scripts.lines import LineBuffer
 from agi_scripts.session import AgiSession
 from agi_scripts.source import DirectorySource
-from callrouter.settings import Settings, load_settings
+from core.settings import Settings, load_settings
 
 log = logging.getLogger("callrouter.agi")
 

@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 
 from agi_scripts.env import AgiEnv
 from agi_scripts.source import DirectorySource
-from callrouter.phones import try_normalize_phone
-from callrouter.settings import RoutingSettings
+from core.phones import try_normalize_phone
+from core.settings import RoutingSettings
 from router.directory import ContactView, Directory
 from router.plan import IncomingCall, RoutePlan, plan
 from router.policy import policy_from_settings

@@ -11,10 +11,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from agi_scripts import variables as var
 from agi_scripts.channel import CallChannel
 from agi_scripts.decision import Decision
 from agi_scripts.errors import AGIError, AGIHangup
+from core import dialplan as var
 from router.plan import EscalationStep, RoutePlan
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ from agi_scripts.lines import SocketLines
 from agi_scripts.session import AgiSession
 from agi_scripts.source import DirectorySource
 from callrouter import metrics
-from callrouter.settings import AgiSettings, Settings
+from core.settings import AgiSettings, Settings
 
 log = logging.getLogger(__name__)
 

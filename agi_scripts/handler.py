@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from agi_scripts import variables as var
 from agi_scripts.decision import NoRouteAvailable, RouteDecider
 from agi_scripts.errors import AGIError
 from agi_scripts.executor import PlanExecutor, RouteOutcome, RouteResult
 from agi_scripts.session import AgiSession
+from core import dialplan as var
 
 log = logging.getLogger(__name__)
 

@@ -1,22 +1,6 @@
-"""AMI listener: Asterisk events → `CallTracker` → one `CompletedCall` per call → sink.
+"""AMI listener: Asterisk events → `CallTracker` → one `CompletedCall` per call → a `CallSink`.
 
-Public API: `CompletedCall`, `CallLeg`, `CallTracker`, `AmiListener`, `CallSink`, `MemorySink`,
-`CallSpool`. See README.md in this folder for the decisions and the Asterisk configuration.
+The package's modules are imported one by one (`ami_listener.calls`, `ami_listener.service`, …):
+this file loads nothing, so a reader of the call records does not pull in the connection.
+See README.md in this folder for the decisions and the Asterisk configuration.
 """
-
-from __future__ import annotations
-
-from .calls import CallLeg, CompletedCall
-from .service import AmiListener, CallSink, MemorySink
-from .spool import CallSpool
-from .tracker import CallTracker
-
-__all__ = [
-    "AmiListener",
-    "CallLeg",
-    "CallSink",
-    "CallSpool",
-    "CallTracker",
-    "CompletedCall",
-    "MemorySink",
-]

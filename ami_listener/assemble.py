@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from callrouter.phones import try_normalize_phone
+from core.phones import try_normalize_phone
 
 from .calls import AFTER_HOURS_VARIABLE, CallLeg, CompletedCall, Direction, Disposition
 from .state import CallState, CdrRecord, endpoint_of, known

@@ -29,7 +29,7 @@ import itertools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from callrouter.settings import AmiSettings
+from core.settings import AmiSettings
 
 from .message import AmiMessage as Message
 from .wire import AmiFramer, AmiProtocolError, encode_action, encode_action_lines, event_filter

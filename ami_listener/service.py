@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from callrouter.settings import AmiSettings
+from core.settings import AmiSettings
 
 from .calls import CompletedCall
 from .connection import EVENT_FILTERS, AmiConnection, Backoff

@@ -1,6 +1,6 @@
 """Asterisk 20 simulator for callrouter tests (AMI server + FastAGI client + call engine).
 
-Built from the transcripts in ``../shared/asterisk`` (see docs/simulator.md)::
+Built from the transcripts in ``tests/fixtures/asterisk`` (see docs/simulator.md)::
 
     sim = AsteriskSimulator(SimConfig(tech="SIP", agi_address=("127.0.0.1", port),
                                       clock=VirtualClock()))

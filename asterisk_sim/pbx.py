@@ -1,7 +1,8 @@
 """The call engine: channels, dialplan steps of the lab's extensions.conf, app_dial, CDR.
 
-Event order follows what Asterisk 20 (chan_sip) put on the AMI wire in the shared transcripts;
-where the real order is a race (end-of-call burst), ``SimConfig.end_order`` picks one.
+Event order follows what Asterisk 20 (chan_sip) put on the AMI wire in the recorded transcripts
+(tests/fixtures/asterisk); where the real order is a race (end-of-call burst),
+``SimConfig.end_order`` picks one.
 """
 
 from __future__ import annotations

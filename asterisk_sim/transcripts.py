@@ -1,4 +1,5 @@
-"""Readers for the lab transcripts (``../shared/asterisk``) and id normalisation for comparisons."""
+"""Readers for the lab transcripts (kept in ``tests/fixtures/asterisk``) and id normalisation
+for comparisons."""
 
 from __future__ import annotations
 
@@ -9,9 +10,18 @@ HDR = re.compile(rb"^### (\d+\.\d+) (<<|>>|--)(?: (.*))?\n", re.M)
 Fields = list[tuple[str, str]]
 
 
-def shared_dir(repo_root: Path | None = None) -> Path:
+def transcripts_dir(repo_root: Path | None = None) -> Path:
+    """The recorded Asterisk transcripts kept in the repository: ``<repo>/tests/fixtures/asterisk``.
+
+    Raises FileNotFoundError, naming the path, when the folder is not there.
+    """
     root = repo_root or Path(__file__).resolve().parents[1]
-    return root.parent / "shared" / "asterisk"
+    path = root / "tests" / "fixtures" / "asterisk"
+    if not path.is_dir():
+        raise FileNotFoundError(
+            f"recorded Asterisk transcripts not found: {path} is not a directory"
+        )
+    return path
 
 
 def parse_block(raw: bytes) -> Fields:

@@ -35,11 +35,11 @@ from sqlalchemy import func, select
 from ami_listener.calls import CompletedCall
 from ami_listener.service import AmiListener
 from bench.ami_stream import BANNER, CallTemplate, load_templates, stream
-from callrouter.settings import AmiSettings
+from core.settings import AmiSettings
+from crm.call_sink import DbCallSink
+from crm.staff import add_department, add_manager
 from models import migrate
-from models.call_sink import DbCallSink
 from models.db import Database
-from models.staff import add_department, add_manager
 from models.tables import Call
 from router.directory import Role
 

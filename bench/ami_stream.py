@@ -1,6 +1,6 @@
 """A realistic AMI event stream for benchmarks: the recorded calls, replayed as many new calls.
 
-Each template is the event blocks of one recorded scenario (from `../shared/asterisk`), with
+Each template is the event blocks of one recorded scenario (from `tests/fixtures/asterisk`), with
 every uniqueid/linkedid renamed per copy and the Timestamp headers moved forward, so N copies are
 N distinct calls that follow each other in time, byte for byte as Asterisk wrote them otherwise.
 """
@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
-from asterisk_sim.transcripts import shared_dir
+from asterisk_sim.transcripts import transcripts_dir
 
 TEMPLATES = (
     "01b-known-client-answered-cdr-mappings",
@@ -40,8 +41,9 @@ class CallTemplate:
 
 def load_templates() -> list[CallTemplate]:
     templates = []
+    recordings = transcripts_dir(Path(__file__).resolve().parents[1])
     for scenario in TEMPLATES:
-        data = (shared_dir() / scenario / "ami.log").read_bytes()
+        data = (recordings / scenario / "ami.log").read_bytes()
         heads = list(_HEAD.finditer(data))
         blocks = []
         for i, head in enumerate(heads):

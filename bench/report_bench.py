@@ -35,7 +35,7 @@ from sqlalchemy.engine import make_url
 from callrouter.reports import render_html, render_text
 from callrouter.reports.daily import build_daily
 from callrouter.reports.stats import build_stats
-from callrouter.settings import Settings
+from core.settings import Settings
 from models import migrate
 from models.db import Database, is_sqlite
 

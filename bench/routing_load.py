@@ -18,19 +18,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from asterisk_sim.transcripts import transcripts_dir
 from bench.routing_db import known_phone, new_phone
-
-RECORDING = Path(__file__).resolve().parents[2] / "shared/asterisk"
-# The environment of /work/shared/asterisk/01b-*/agi.log, used when the recording is not there.
-_RECORDED_ENV = (
-    "agi_network: yes|agi_network_script: route|agi_request: agi://127.0.0.1:4573/route|"
-    "agi_channel: SIP/carrier-00000033|agi_language: en|agi_type: SIP|"
-    "agi_uniqueid: 1795746830.87|agi_version: 20.20.1|agi_callerid: +79161234567|"
-    "agi_calleridname: Иван Петров|agi_callingpres: 0|agi_callingani2: 0|agi_callington: 0|"
-    "agi_callingtns: 0|agi_dnid: 7000|agi_rdnis: unknown|agi_context: inbound|"
-    "agi_extension: 7000|agi_priority: 5|agi_enhanced: 0.0|agi_accountcode: |"
-    "agi_threadid: 139789421467328"
-).split("|")
 
 _UNSET = b"200 result=0\n"
 _OK = b"200 result=1\n"
@@ -40,11 +29,13 @@ _UNKNOWN = b"510 Invalid or unknown command\n"
 _DECISION = re.compile(rb'CALLROUTER_DECISION[ =]"?([a-z_]+)')
 
 
-def recorded_env(root: Path = RECORDING) -> list[str]:
-    """The `<<` environment lines of the 01b recording (without the blank line)."""
+def recorded_env(root: Path | None = None) -> list[str]:
+    """The `<<` environment lines of the 01b recording in tests/fixtures/asterisk (without the
+    blank line)."""
+    root = root or transcripts_dir(Path(__file__).resolve().parents[1])
     logs = sorted(root.glob("01b-*/agi.log"))
     if not logs:
-        return list(_RECORDED_ENV)
+        raise FileNotFoundError(f"no recorded 01b-*/agi.log in {root}")
     lines: list[str] = []
     for raw in logs[0].read_text(encoding="utf-8").splitlines():
         _, sep, text = raw.partition(" << ")
@@ -55,7 +46,9 @@ def recorded_env(root: Path = RECORDING) -> list[str]:
         if text.strip() == "":
             break
         lines.append(text)
-    return lines or list(_RECORDED_ENV)
+    if not lines:
+        raise ValueError(f"no environment lines in {logs[0]}")
+    return lines
 
 
 @dataclass(frozen=True)

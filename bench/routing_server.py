@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 async def _serve_real(url: str, max_sessions: int, source_kind: str) -> int:
     from callrouter.service.heap import freeze_startup_objects
-    from callrouter.settings import AgiSettings, Settings
+    from core.settings import AgiSettings, Settings
 
     settings = Settings(
         database_url=url,

@@ -30,9 +30,10 @@ from callrouter.demo_company import STAFF, Client, create_company, make_clients,
 from callrouter.reports import render_html, render_text
 from callrouter.reports.daily import build_daily
 from callrouter.reports.model import DailyReport
-from callrouter.settings import AgiSettings, AmiSettings, Settings
-from models import deals, migrate
-from models.call_sink import DbCallSink
+from core.settings import AgiSettings, AmiSettings, Settings
+from crm import deals
+from crm.call_sink import DbCallSink
+from models import migrate
 from models.db import Database
 from models.directory import DbDirectorySource
 from models.tables import Deal

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import deals, staff
+from crm import deals, staff
 from models.tables import Contact
 from models.values import DealSource
 from router.directory import Role

@@ -48,7 +48,7 @@ def run_migrations_online() -> None:
         return
     url = config.get_main_option("sqlalchemy.url")
     if not url:
-        from callrouter.settings import load_settings
+        from core.settings import load_settings
 
         url = load_settings().database_url
     asyncio.run(_run_with_url(url))

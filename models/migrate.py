@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 
 from alembic import command
@@ -11,9 +12,9 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-import migrations
-
-MIGRATIONS_DIR = Path(migrations.__file__).parent
+# The Alembic scripts are data to this module: found as the `migrations` package's folder, not
+# imported (migrations/env.py imports models, so an import here would make a cycle).
+MIGRATIONS_DIR = Path(str(files("migrations")))
 
 
 def alembic_config() -> Config:

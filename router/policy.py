@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from callrouter.settings import RoutingSettings
+    from core.settings import RoutingSettings
 
 
 class StepKind(enum.StrEnum):

@@ -11,7 +11,7 @@ import sys
 import click
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from callrouter.settings import SettingsError
+from core.settings import SettingsError
 from models.errors import InputError
 
 from .backfill_cmd import backfill

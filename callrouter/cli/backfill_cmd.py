@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 
 from ami_listener.assemble import EndpointClassifier
-from callrouter.backfill import parse_master_csv
-from models.call_sink import DbCallSink
+from ami_listener.backfill import parse_master_csv
+from crm.call_sink import DbCallSink
 from models.db import Database
 from models.errors import InputError
 

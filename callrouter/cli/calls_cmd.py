@@ -8,10 +8,10 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from callrouter.phones import try_normalize_phone
+from core.phones import try_normalize_phone
+from crm.staff import list_managers
 from models.db import Database
 from models.errors import InputError, NotFound
-from models.staff import list_managers
 from models.tables import Call
 
 from .common import AppContext, emit_object, emit_rows, json_option, local_time, pass_app, run

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import click
 from tabulate import tabulate
 
-from callrouter.settings import Settings, load_settings
+from core.settings import Settings, load_settings
 from models.db import Database
 from models.errors import InputError
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from models import contacts, staff
+from crm import contacts, staff
 from models.db import Database
 from models.errors import InputError
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from models import contacts, deals, staff
+from crm import contacts, deals, staff
 from models.db import Database
 from models.values import DealSource
 

@@ -7,11 +7,12 @@ from datetime import UTC, date, datetime
 
 import click
 
-from callrouter.reports import definitions, escalation, render_html, render_json, render_text
+from callrouter.reports import definitions, render_html, render_json, render_text
 from callrouter.reports.daily import build_daily
 from callrouter.reports.mail import MailError, send_report
 from callrouter.reports.model import DailyReport
 from callrouter.reports.stats import build_stats
+from crm import callbacks as escalation
 from models.db import Database
 from models.errors import InputError
 

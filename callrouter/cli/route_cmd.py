@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from callrouter.phones import try_normalize_phone
+from core.phones import try_normalize_phone
 from models.db import Database
 from models.directory import find_contact_view, load_directory
 from router.directory import ContactView, Directory

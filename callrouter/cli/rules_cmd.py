@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from models import automation
+from crm import automation
+from crm.tasks import parse_task_type
 from models.db import Database
 from models.errors import InputError
-from models.tasks import parse_task_type
 
 from .common import AppContext, emit_rows, json_option, parse_duration, pass_app, run
 

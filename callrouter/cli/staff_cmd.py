@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from models import staff
+from crm import staff
 from models.db import Database
 from models.errors import InputError
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from models import deals, staff, tasks
+from crm import deals, staff, tasks
 from models.db import Database
 from models.errors import MissingField
 from models.values import TaskStatus

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from callrouter.settings import AlertSettings
+from core.settings import AlertSettings
 
 from .model import Alert, CallFigures
 

@@ -9,12 +9,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from callrouter.settings import Settings
+from core.settings import Settings
+from crm.callbacks import escalation_note
 from models.db import Database
 
 from . import queries as q
 from .alerts import activity_drops
-from .escalation import escalation_note
 from .model import (
     Alert,
     CallFigures,

@@ -11,7 +11,7 @@ import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from callrouter.settings import SmtpSettings
+from core.settings import SmtpSettings
 
 from .model import DailyReport
 from .render_html import render_daily as render_html

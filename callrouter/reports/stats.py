@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from callrouter.settings import Settings
+from core.settings import Settings
 from models.db import Database
 
 from . import queries as q

@@ -11,7 +11,7 @@ from agi_scripts.fastagi import FastAgiServer
 from agi_scripts.file_source import FileDirectorySource
 from agi_scripts.source import DirectorySource
 from callrouter import metrics
-from callrouter.settings import Settings
+from core.settings import Settings
 
 from .decider import SwappableDecider
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from ami_listener.message import AmiMessage as Message
 from ami_listener.service import AmiListener
 from callrouter import metrics
-from callrouter.settings import AmiSettings, Settings
-from models.call_sink import DbCallSink
+from core.settings import AmiSettings, Settings
+from crm.call_sink import DbCallSink
 from models.db import Database
 
 from .sink import LostCallsToday, TimedSink

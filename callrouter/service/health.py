@@ -7,7 +7,7 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
-from callrouter.settings import Settings
+from core.settings import Settings
 from models import migrate
 from models.db import Database
 

@@ -19,7 +19,7 @@ from typing import Any
 from callrouter import metrics
 from callrouter.logs import configure_logging
 from callrouter.sdnotify import Notifier
-from callrouter.settings import Settings, SettingsError, load_settings
+from core.settings import Settings, SettingsError, load_settings
 from models import migrate
 from models.db import Database
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from ami_listener.calls import CompletedCall
 from callrouter import metrics
-from models.call_sink import DbCallSink
+from crm.call_sink import DbCallSink
 from models.db import Database
 from models.tables import Call
 

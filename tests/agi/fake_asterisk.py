@@ -12,11 +12,12 @@ import asyncio
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from asterisk_sim.pbx import split_app_args
-from asterisk_sim.transcripts import shared_dir
+from asterisk_sim.transcripts import transcripts_dir
 
-TRANSCRIPTS = shared_dir()
+TRANSCRIPTS = transcripts_dir(Path(__file__).resolve().parents[2])
 
 
 def parse_args(line: str) -> list[str]:
@@ -76,7 +77,10 @@ class Transcript:
 
 def read_transcript(scenario: str, session: str = "s1") -> Transcript:
     """The env, DEVICE_STATE answers and Dial outcomes of one recorded session."""
-    path = next(TRANSCRIPTS.glob(f"{scenario}*/agi.log"))
+    paths = sorted(TRANSCRIPTS.glob(f"{scenario}*/agi.log"))
+    if not paths:
+        raise FileNotFoundError(f"no recorded agi.log for {scenario!r} in {TRANSCRIPTS}")
+    path = paths[0]
     records = []
     for raw in path.read_bytes().split(b"\n")[:-1]:
         _ms, sess, direction, rest = raw.split(b" ", 3)

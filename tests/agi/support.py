@@ -8,7 +8,7 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from agi_scripts.fastagi import start_fastagi_server
-from callrouter.settings import AgiSettings, RoutingSettings, Settings
+from core.settings import AgiSettings, RoutingSettings, Settings
 from router.directory import ContactView, Department, Directory, Manager, Role, WorkingHours
 from tests.agi.fake_asterisk import FakeAsterisk
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from agi_scripts import variables as var
 from agi_scripts.file_source import FileDirectorySource
+from core import dialplan as var
 from tests.agi.fake_asterisk import DialOutcome, FakeAsterisk, read_transcript
 from tests.agi.support import lab_settings, route_calls
 

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from agi_scripts import variables as var
 from agi_scripts.fastagi import start_fastagi_server
 from asterisk_sim import AsteriskSimulator, Caller, Phone, SimConfig, VirtualClock
+from core import dialplan as var
+from crm.contacts import add_contact
+from crm.staff import add_department, add_manager
 from models import migrate
-from models.contacts import add_contact
 from models.db import Database
 from models.directory import DbDirectorySource
-from models.staff import add_department, add_manager
 from router.directory import Role
 from tests.agi.support import WEDNESDAY_NOON, lab_settings
 

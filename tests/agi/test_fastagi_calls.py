@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from agi_scripts import variables as var
 from agi_scripts.executor import MAX_PROBED_PHONES
+from core import dialplan as var
 from router.directory import Manager, Role
 from tests.agi.fake_asterisk import DialOutcome, FakeAsterisk, read_transcript
 from tests.agi.support import (

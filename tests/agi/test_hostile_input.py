@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from agi_scripts import variables as var
 from agi_scripts.fastagi import start_fastagi_server
+from core import dialplan as var
 from tests.agi.fake_asterisk import DialOutcome, FakeAsterisk, parse_args, read_transcript
 from tests.agi.support import WEDNESDAY_NOON, MemorySource, lab_settings, route_calls
 

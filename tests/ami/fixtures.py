@@ -1,15 +1,14 @@
-"""Readers for the recorded Asterisk transcripts in ../shared/asterisk (both log formats)."""
+"""Readers for the recorded Asterisk transcripts in tests/fixtures/asterisk (both log formats)."""
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from asterisk_sim.transcripts import shared_dir
+from asterisk_sim.transcripts import transcripts_dir
 
-TRANSCRIPTS = Path(os.environ.get("CALLROUTER_TRANSCRIPTS", str(shared_dir())))
+TRANSCRIPTS = transcripts_dir(Path(__file__).resolve().parents[2])
 _CHAN_SIP_HEAD = re.compile(rb"^### (\d+\.\d+) (<<|>>|--)(?: (.*))?\n", re.M)
 _PJSIP_HEAD = re.compile(rb"^# (\d{4}-\S+) (\S+)(?: (.*))?\n", re.M)
 
@@ -39,10 +38,6 @@ class Session:
     @property
     def stream(self) -> bytes:
         return self.banner + b"".join(self.blocks)
-
-
-def available() -> bool:
-    return (TRANSCRIPTS / CHAN_SIP_SCENARIOS[0] / "ami.log").is_file()
 
 
 def read_sessions(scenario: str) -> list[Session]:

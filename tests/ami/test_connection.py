@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ami_listener import AmiListener, MemorySink
 from ami_listener.connection import EVENT_CLASSES, EVENT_FILTERS, AmiAuthError, AmiConnection
+from ami_listener.service import AmiListener, MemorySink
 from asterisk_sim import AsteriskSimulator, Caller, Phone, RealClock, SimConfig
 
 from .amiserver import FakeAmiServer, ServerSession

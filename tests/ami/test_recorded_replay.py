@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ami_listener import AmiListener, MemorySink
-from callrouter.settings import AmiSettings
+from ami_listener.service import AmiListener, MemorySink
+from core.settings import AmiSettings
 
 from .amiserver import FakeAmiServer, ServerSession
 from .expected import EXPECTED, check_call

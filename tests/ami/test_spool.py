@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from ami_listener import AmiListener, CallSpool, CompletedCall, MemorySink
+from ami_listener.calls import CompletedCall
+from ami_listener.service import AmiListener, MemorySink
+from ami_listener.spool import CallSpool
 
 from .amiserver import FakeAmiServer, ServerSession
 from .events import replay, scenario_events

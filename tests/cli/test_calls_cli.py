@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from models.call_sink import DbCallSink
+from crm.call_sink import DbCallSink
 from models.db import Database
 from tests.sink.test_call_sink import inbound
 

@@ -12,12 +12,12 @@ from agi_scripts.fastagi import start_fastagi_server
 from ami_listener.calls import CompletedCall
 from ami_listener.service import AmiListener
 from asterisk_sim import AsteriskSimulator, Phone, SimConfig, VirtualClock
-from callrouter.settings import AgiSettings, AmiSettings, Settings
-from models.call_sink import DbCallSink, WriteResult
-from models.contacts import add_contact
+from core.settings import AgiSettings, AmiSettings, Settings
+from crm.call_sink import DbCallSink, WriteResult
+from crm.contacts import add_contact
+from crm.staff import add_department, add_manager
 from models.db import Database
 from models.directory import DbDirectorySource
-from models.staff import add_department, add_manager
 from router.directory import Role
 
 SECRET = "e2e-secret"

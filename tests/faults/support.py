@@ -24,10 +24,10 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from asterisk_sim import AsteriskSimulator
-from callrouter.settings import AmiSettings
-from models.contacts import add_contact
+from core.settings import AmiSettings
+from crm.contacts import add_contact
+from crm.staff import add_department, add_manager
 from models.db import Database
-from models.staff import add_department, add_manager
 from models.tables import Call
 from router.directory import Role
 

@@ -8,9 +8,9 @@ import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
-from ami_listener import AmiListener
+from ami_listener.service import AmiListener
 from asterisk_sim import AsteriskSimulator, Caller, Phone, RealClock, SimConfig
-from models.call_sink import DbCallSink
+from crm.call_sink import DbCallSink
 from models.db import Database
 
 from .support import (

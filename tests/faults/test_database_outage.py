@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from agi_scripts import variables as var
 from agi_scripts.fastagi import start_fastagi_server
-from ami_listener import AmiListener
+from ami_listener.service import AmiListener
 from asterisk_sim import AsteriskSimulator, Caller, Phone, SimConfig, VirtualClock
-from callrouter.settings import AgiSettings, RoutingSettings, Settings
+from core import dialplan as var
+from core.settings import AgiSettings, RoutingSettings, Settings
+from crm.call_sink import DbCallSink
 from models import db as db_module
-from models.call_sink import DbCallSink
 from models.db import SQLITE_BUSY_TIMEOUT_MS, Database
 from models.directory import DbDirectorySource
 from tests.agi.fake_asterisk import assignments

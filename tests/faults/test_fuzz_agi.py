@@ -18,9 +18,9 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agi_scripts import variables as var
 from agi_scripts.fastagi import start_fastagi_server
 from asterisk_sim.agi_client import parse_args
+from core import dialplan as var
 from tests.agi.fake_asterisk import assignments
 from tests.agi.support import WEDNESDAY_NOON, MemorySource, lab_settings
 

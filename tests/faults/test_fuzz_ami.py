@@ -18,8 +18,8 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ami_listener import AmiListener, MemorySink
 from ami_listener.connection import EVENT_FILTERS
+from ami_listener.service import AmiListener, MemorySink
 from asterisk_sim import AsteriskSimulator, Caller, Phone, SimConfig, VirtualClock
 from asterisk_sim.events import render
 from tests.ami.amiserver import FakeAmiServer, ServerSession

@@ -22,9 +22,9 @@ from pathlib import Path
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from ami_listener import CallSpool
+from ami_listener.backfill import parse_master_csv
+from ami_listener.spool import CallSpool
 from asterisk_sim import AsteriskSimulator, Caller, Phone, RealClock, SimConfig
-from callrouter.backfill import parse_master_csv
 
 from .support import (
     SYSTEM,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from callrouter.phones import PhoneNumberError, normalize_phone, try_normalize_phone
+from core.phones import PhoneNumberError, normalize_phone, try_normalize_phone
 
 SAME_MOSCOW_MOBILE = [
     "8 916 123-45-67",

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from callrouter.worktime import add_working_time, end_of_working_day
+from core.worktime import add_working_time, end_of_working_day
 from router.directory import WorkingHours
 
 OFFICE = WorkingHours.office(timezone="Europe/Moscow")  # Mon–Fri 09:00–18:00 Moscow (UTC+3)

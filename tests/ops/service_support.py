@@ -20,8 +20,8 @@ from typing import Any
 from sqlalchemy import select
 
 from asterisk_sim import AsteriskSimulator, Phone, RealClock, SimConfig
+from crm.staff import add_department, add_manager
 from models.db import Database
-from models.staff import add_department, add_manager
 from models.tables import Call
 
 CALLROUTER = str(Path(sys.executable).with_name("callrouter"))

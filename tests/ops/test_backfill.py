@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from asterisk_sim.transcripts import shared_dir
-from callrouter.backfill import parse_master_csv
+from ami_listener.backfill import parse_master_csv
+from asterisk_sim.transcripts import transcripts_dir
 
-SCENARIOS = shared_dir()
+SCENARIOS = transcripts_dir(Path(__file__).resolve().parents[2])
 
 # Hand-read from each scenario's cdr.csv and notes.md.
 EXPECTED = {

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from callrouter.cli import main
-from callrouter.settings import load_settings
+from core.settings import load_settings
 from tests.ops.service_support import secret_file
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"

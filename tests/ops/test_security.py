@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from callrouter.settings import SettingsError, load_settings
+from core.settings import SettingsError, load_settings
 from tests.ops.service_support import (
     SECRET,
     ServiceProcess,

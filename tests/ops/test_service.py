@@ -7,8 +7,8 @@ import signal
 import socket
 from pathlib import Path
 
-from agi_scripts import variables as var
 from asterisk_sim import Caller, Phone
+from core import dialplan as var
 from models import migrate
 from models.db import create_engine
 from tests.ops.service_support import (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from agi_scripts.decision import RouteDecider
 from callrouter.service.decider import SwappableDecider
-from callrouter.settings import RoutingSettings
+from core.settings import RoutingSettings
 from tests.agi.support import LAB_OFFICE, MemorySource
 
 

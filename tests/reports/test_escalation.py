@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from callrouter.reports.escalation import escalate_callbacks
-from callrouter.settings import AlertSettings
+from core.settings import AlertSettings
+from crm.callbacks import escalate_callbacks
 from models.db import Database
 from models.tables import Manager, Task
 

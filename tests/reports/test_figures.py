@@ -9,7 +9,7 @@ import pytest
 from callrouter.reports.daily import build_daily
 from callrouter.reports.model import DailyReport, GroupRow
 from callrouter.reports.stats import build_stats
-from callrouter.settings import Settings
+from core.settings import Settings
 from models.db import Database
 
 from .office import DAY, DAY_END, NEXT_NOON, Office, at, build_day, number

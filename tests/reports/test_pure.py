@@ -13,7 +13,7 @@ from callrouter.reports.alerts import activity_drops
 from callrouter.reports.definitions import DEFINITIONS, as_markdown, nearest_rank
 from callrouter.reports.model import CallFigures, GroupRow, HourPoint, TrendPoint
 from callrouter.reports.periods import day_window, hour_windows
-from callrouter.settings import AlertSettings
+from core.settings import AlertSettings
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

@@ -5,7 +5,7 @@ from datetime import time
 
 import pytest
 
-from callrouter.settings import RoutingSettings
+from core.settings import RoutingSettings
 from router.directory import Directory, WorkingHours
 from router.plan import LeadStatus, plan
 from router.policy import RoutingPolicy, StepKind, StepRule, policy_from_settings

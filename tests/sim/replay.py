@@ -11,9 +11,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from asterisk_sim import AsteriskSimulator, Caller, Phone, SimConfig, VirtualClock
-from asterisk_sim.transcripts import Fields, Normaliser, read_agi_log, recorded_events, shared_dir
+from asterisk_sim.transcripts import (
+    Fields,
+    Normaliser,
+    read_agi_log,
+    recorded_events,
+    transcripts_dir,
+)
 
-SHARED = shared_dir(Path(__file__).resolve().parents[2])
+TRANSCRIPTS = transcripts_dir(Path(__file__).resolve().parents[2])
 SIGNIFICANT = {
     "Newchannel",
     "Newstate",
@@ -168,7 +174,7 @@ def call_events(events: list[Fields]) -> list[Fields]:
 
 
 def recorded_call_events(scenario: str) -> list[Fields]:
-    return call_events(recorded_events(SHARED / scenario / "ami.log"))
+    return call_events(recorded_events(TRANSCRIPTS / scenario / "ami.log"))
 
 
 @dataclass
@@ -187,7 +193,7 @@ async def play(
 ) -> Played:
     agi = None
     if with_agi:
-        agi = ScriptedAgiServer(recorded_sessions(SHARED / scenario / "agi.log"))
+        agi = ScriptedAgiServer(recorded_sessions(TRANSCRIPTS / scenario / "agi.log"))
         port = await agi.start()
         address: tuple[str, int] | None = ("127.0.0.1", port)
     else:

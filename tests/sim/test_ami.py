@@ -19,7 +19,7 @@ from asterisk_sim import (
 from asterisk_sim.transcripts import recorded_events
 
 from .amiclient import RawAmi
-from .replay import SHARED
+from .replay import TRANSCRIPTS
 
 
 async def make_sim(**kw: object) -> tuple[AsteriskSimulator, int]:
@@ -187,15 +187,11 @@ async def test_restart_sequence_like_scenario_08() -> None:
     kinds = [dict(b).get("Event") or dict(b).get("Response") for b in blocks]
     assert kinds[0] == "Success" and kinds[-1] == "FullyBooted"
     booted = blocks[-1]
-    recorded = (
-        [
-            f
-            for f in recorded_events(SHARED / "08-ami-reconnect" / "ami.log")
-            if dict(f)["Event"] == "FullyBooted"
-        ][-1]
-        if SHARED.is_dir()
-        else booted
-    )
+    recorded = [
+        f
+        for f in recorded_events(TRANSCRIPTS / "08-ami-reconnect" / "ami.log")
+        if dict(f)["Event"] == "FullyBooted"
+    ][-1]
     assert [k for k, _ in booted] == [k for k, _ in recorded]
     assert dict(booted)["Uptime"] == "0"
     await restart

@@ -1,4 +1,5 @@
-"""The PJSIP lab recordings (``../shared/asterisk/pjsip/{answered,unanswered,busy,registered}``)
+"""The PJSIP lab recordings
+(``tests/fixtures/asterisk/pjsip/{answered,unanswered,busy,registered}``)
 played through the simulator with ``SimConfig(tech="PJSIP", inbound_dialplan="agi_only")``,
 driven by a scripted FastAGI server that sends exactly the recorded commands.
 
@@ -34,16 +35,15 @@ from asterisk_sim.transcripts import Fields, Normaliser, parse_block
 from tests.ami.fixtures import read_sessions
 
 from .replay import (
-    SHARED,
     SIGNIFICANT,
+    TRANSCRIPTS,
     RecordedSession,
     ScriptedAgiServer,
     call_events,
     comparable_streams,
 )
 
-PJSIP = SHARED / "pjsip"
-pytestmark = pytest.mark.skipif(not PJSIP.is_dir(), reason="PJSIP transcripts not present")
+PJSIP = TRANSCRIPTS / "pjsip"
 
 LAB_CALLER = Caller("+15551230000", "Lab Caller")
 AGI_LINE = re.compile(r"^\S+ \[([^\]]+)\] (<<|>>|--) ?(.*)$")

@@ -14,7 +14,7 @@ from asterisk_sim.transcripts import Normaliser
 
 from .replay import (
     IVAN,
-    SHARED,
+    TRANSCRIPTS,
     call_events,
     comparable_streams,
     inbound,
@@ -23,8 +23,6 @@ from .replay import (
     recorded_call_events,
     recorded_sessions,
 )
-
-pytestmark = pytest.mark.skipif(not SHARED.is_dir(), reason="shared transcripts not present")
 
 
 def managers(**kw: Phone) -> dict[str, Phone]:
@@ -94,7 +92,7 @@ async def test_transcript_equivalence(scenario: str) -> None:
     played = await play(scenario, phones, runner, with_agi=with_agi, **cfg)
 
     if played.agi is not None:
-        for sid, rec in recorded_sessions(SHARED / scenario / "agi.log").items():
+        for sid, rec in recorded_sessions(TRANSCRIPTS / scenario / "agi.log").items():
             want = rec.env + [line for _, answers in rec.steps for line in answers]
             norm_w, norm_g = Normaliser(), Normaliser()
             assert [norm_g.line(x) for x in played.agi.received[sid]] == [
@@ -114,7 +112,7 @@ async def test_transcript_equivalence(scenario: str) -> None:
     for kind, n in want_noise.items():
         assert abs(got_noise[kind] - n) <= 0.3 * n, (kind, got_noise[kind], n)
 
-    csv_want = (SHARED / scenario / "cdr.csv").read_text(encoding="utf-8").splitlines()
+    csv_want = (TRANSCRIPTS / scenario / "cdr.csv").read_text(encoding="utf-8").splitlines()
     norm_w, norm_g = Normaliser(), Normaliser()
     strip_times = __import__("re").compile(r'"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"')
     assert [strip_times.sub("T", norm_g.value(x)) for x in played.sim.csv_lines] == [

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from ami_listener.calls import CompletedCall
-from models.call_sink import DbCallSink
+from crm.call_sink import DbCallSink
 from models.db import Database
 from models.tables import Call, Contact, Deal, Manager, Task
 

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import func, select
 
 from ami_listener.calls import CallLeg, CompletedCall
-from callrouter.settings import LeadSettings
-from models import deals, staff
-from models.call_sink import DbCallSink
+from core.settings import LeadSettings
+from crm import deals, staff
+from crm.call_sink import DbCallSink
 from models.db import Database
 from models.tables import Call, Contact, Deal, Task
 from router.directory import Role

@@ -1,0 +1,1 @@
+"""The shared ground: settings, phone numbers, working time, channel and dialplan names."""

@@ -1,0 +1,122 @@
+"""Contacts: one row per E.164 number, with a name and a responsible manager."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.phones import PhoneNumberError, normalize_phone
+from crm.staff import get_manager
+from models.errors import Duplicate, InputError, NotFound
+from models.tables import Contact, Manager
+
+
+def phone_or_error(raw: str, region: str) -> str:
+    try:
+        return normalize_phone(raw, region)
+    except PhoneNumberError as exc:
+        raise InputError(str(exc)) from None
+
+
+async def find_by_phone(session: AsyncSession, phone_e164: str) -> Contact | None:
+    return await session.scalar(select(Contact).where(Contact.phone == phone_e164))
+
+
+async def get_contact(session: AsyncSession, ref: str, region: str) -> Contact:
+    """A contact by id ('#12' or '12' when short) or by any spelling of its phone number."""
+    text = ref.strip().lstrip("#")
+    if text.isdigit() and len(text) <= 6:
+        contact = await session.get(Contact, int(text))
+        if contact is not None:
+            return contact
+    contact = await find_by_phone(session, phone_or_error(ref, region))
+    if contact is None:
+        raise NotFound(f"no contact {ref!r}")
+    return contact
+
+
+async def add_contact(
+    session: AsyncSession,
+    phone: str,
+    *,
+    region: str,
+    name: str | None = None,
+    responsible: Manager | None = None,
+) -> Contact:
+    e164 = phone_or_error(phone, region)
+    if await find_by_phone(session, e164):
+        raise Duplicate(f"contact {e164} already exists")
+    contact = Contact(
+        phone=e164,
+        name=(name or "").strip() or None,
+        responsible_manager_id=responsible.id if responsible else None,
+    )
+    session.add(contact)
+    await session.flush()
+    return contact
+
+
+async def assign_responsible(session: AsyncSession, contact: Contact, manager: Manager) -> None:
+    if not manager.active:
+        raise InputError(f"manager {manager.name!r} is deactivated")
+    contact.responsible_manager_id = manager.id
+    await session.flush()
+
+
+async def list_contacts(
+    session: AsyncSession, *, manager: Manager | None = None, limit: int = 200
+) -> Sequence[Contact]:
+    query = select(Contact).order_by(Contact.id).limit(limit)
+    if manager is not None:
+        query = query.where(Contact.responsible_manager_id == manager.id)
+    return (await session.scalars(query)).all()
+
+
+@dataclass
+class ImportReport:
+    added: int = 0
+    rejected: list[tuple[int, str]] = field(default_factory=list)  # (line number, reason)
+
+
+async def import_csv(
+    session: AsyncSession, text: str, *, region: str, technology: str = "PJSIP"
+) -> ImportReport:
+    """Add every valid row of a CSV with columns phone[, name][, responsible]; report the rest.
+
+    Rows are checked against each other too: the second row with the same number is rejected.
+    """
+    report = ImportReport()
+    reader = csv.DictReader(io.StringIO(text))
+    columns = {c.strip().lower() for c in (reader.fieldnames or [])}
+    if "phone" not in columns:
+        raise InputError("the CSV needs a header row with a 'phone' column")
+    seen: set[str] = set()
+    for row in reader:
+        row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
+        line = reader.line_num
+        try:
+            e164 = phone_or_error(row.get("phone", ""), region)
+            if e164 in seen or await find_by_phone(session, e164):
+                raise Duplicate(f"contact {e164} already exists")
+            responsible = None
+            if row.get("responsible"):
+                responsible = await get_manager(session, row["responsible"], technology)
+        except InputError as exc:
+            report.rejected.append((line, str(exc)))
+            continue
+        seen.add(e164)
+        session.add(
+            Contact(
+                phone=e164,
+                name=row.get("name") or None,
+                responsible_manager_id=responsible.id if responsible else None,
+            )
+        )
+        report.added += 1
+    await session.flush()
+    return report

@@ -1,0 +1,160 @@
+"""Deals, their status history, and the card an administrator reads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from crm.automation import fire_rules
+from models.errors import InputError, NotFound
+from models.tables import Call, Contact, Deal, DealStatusChange, Manager, Task
+from models.values import DealSource
+
+
+def check_status(status: str, statuses: Sequence[str]) -> str:
+    value = status.strip().lower().replace(" ", "_").replace("-", "_")
+    if value not in statuses:
+        raise InputError(f"unknown deal status {status!r}: choose one of {', '.join(statuses)}")
+    return value
+
+
+def parse_source(text: str) -> DealSource:
+    try:
+        return DealSource(text.strip().lower().replace(" ", "_"))
+    except ValueError:
+        choices = ", ".join(DealSource.values())
+        raise InputError(f"unknown deal source {text!r}: choose one of {choices}") from None
+
+
+async def create_deal(
+    session: AsyncSession,
+    contact: Contact,
+    *,
+    source: DealSource,
+    now: datetime,
+    responsible: Manager | None = None,
+    title: str | None = None,
+    actor: str = "cli",
+    status: str = "new",
+) -> Deal:
+    deal = Deal(
+        contact_id=contact.id,
+        responsible_manager_id=(responsible.id if responsible else contact.responsible_manager_id),
+        title=title,
+        status=status,
+        source=source.value,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(deal)
+    await session.flush()
+    session.add(
+        DealStatusChange(
+            deal_id=deal.id, from_status=None, to_status=status, changed_by=actor, changed_at=now
+        )
+    )
+    await session.flush()
+    return deal
+
+
+async def get_deal(session: AsyncSession, deal_id: int) -> Deal:
+    deal = await session.get(Deal, deal_id)
+    if deal is None:
+        raise NotFound(f"no deal #{deal_id}")
+    return deal
+
+
+async def set_status(
+    session: AsyncSession,
+    deal: Deal,
+    status: str,
+    *,
+    statuses: Sequence[str],
+    closed_statuses: Sequence[str],
+    now: datetime,
+    actor: str = "cli",
+    actor_manager: Manager | None = None,
+) -> tuple[DealStatusChange, list[Task]]:
+    """Move the deal to `status`, record who did it, and fire the automation rules — one transaction."""
+    new_status = check_status(status, statuses)
+    if new_status == deal.status:
+        raise InputError(f"deal #{deal.id} is already {new_status}")
+    change = DealStatusChange(
+        deal_id=deal.id,
+        from_status=deal.status,
+        to_status=new_status,
+        changed_by=actor,
+        changed_by_manager_id=actor_manager.id if actor_manager else None,
+        changed_at=now,
+    )
+    deal.status = new_status
+    deal.updated_at = now
+    deal.closed_at = now if new_status in closed_statuses else None
+    session.add(change)
+    await session.flush()
+    tasks = await fire_rules(session, deal, change, now)
+    return change, tasks
+
+
+async def list_deals(
+    session: AsyncSession,
+    *,
+    status: str | None = None,
+    manager: Manager | None = None,
+    source: DealSource | None = None,
+    contact: Contact | None = None,
+    limit: int = 200,
+) -> Sequence[Deal]:
+    query = select(Deal).order_by(Deal.id.desc()).limit(limit)
+    if status is not None:
+        query = query.where(Deal.status == status)
+    if manager is not None:
+        query = query.where(Deal.responsible_manager_id == manager.id)
+    if source is not None:
+        query = query.where(Deal.source == source.value)
+    if contact is not None:
+        query = query.where(Deal.contact_id == contact.id)
+    return (await session.scalars(query)).all()
+
+
+@dataclass(frozen=True)
+class DealCard:
+    deal: Deal
+    contact: Contact
+    responsible: Manager | None
+    history: Sequence[DealStatusChange]
+    tasks: Sequence[Task]
+    calls: Sequence[Call]
+
+
+async def deal_card(session: AsyncSession, deal_id: int) -> DealCard:
+    deal = await get_deal(session, deal_id)
+    contact = await session.get(Contact, deal.contact_id)
+    assert contact is not None
+    responsible = (
+        await session.get(Manager, deal.responsible_manager_id)
+        if deal.responsible_manager_id
+        else None
+    )
+    history = (
+        await session.scalars(
+            select(DealStatusChange)
+            .where(DealStatusChange.deal_id == deal.id)
+            .order_by(DealStatusChange.id)
+        )
+    ).all()
+    tasks = (
+        await session.scalars(select(Task).where(Task.deal_id == deal.id).order_by(Task.id))
+    ).all()
+    calls = (
+        await session.scalars(
+            select(Call)
+            .where((Call.deal_id == deal.id) | (Call.contact_id == contact.id))
+            .order_by(Call.started_at)
+        )
+    ).all()
+    return DealCard(deal, contact, responsible, history, tasks, calls)
