@@ -13,12 +13,11 @@ import signal
 import sys
 
 from agi_scripts.decision import RouteDecider
-from agi_scripts.env import read_env
 from agi_scripts.errors import AGIError
 from agi_scripts.file_source import FileDirectorySource
 from agi_scripts.handler import route_call
 from agi_scripts.lines import LineBuffer
-from agi_scripts.session import AgiSession
+from agi_scripts.session import AgiSession, read_env
 from agi_scripts.source import DirectorySource
 from core.settings import Settings, load_settings
 

@@ -15,6 +15,7 @@ from agi_scripts.channel import CallChannel
 from agi_scripts.decision import Decision
 from agi_scripts.errors import AGIError, AGIHangup
 from core import dialplan as var
+from core.channels import endpoint_of
 from router.plan import EscalationStep, RoutePlan
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,6 @@ _ENDPOINT = re.compile(r"[A-Za-z][A-Za-z0-9_]*/[A-Za-z0-9_.+@:/-]+")
 # Phones asked in one early probe at most: res_agi reads a command into a 2 KiB buffer, and one
 # `${DEVICE_STATE(PJSIP/101)},` is ~28 bytes. A bigger office is asked step by step.
 MAX_PROBED_PHONES = 40
-_CHANNEL_SUFFIX = re.compile(r"-[0-9a-fA-F]+$")
 
 
 class RouteResult(enum.StrEnum):
@@ -57,18 +57,13 @@ def _announcement(decision: Decision) -> list[tuple[str, str]]:
     pairs = [(var.PLAN_ID, plan.id), (var.LEAD, plan.lead.value)]
     if plan.contact_id is not None:
         pairs.append((var.CONTACT_ID, str(plan.contact_id)))
-    pairs.append((var.AFTER_HOURS, "1" if plan.after_hours else "0"))
+    pairs.append((var.AFTER_HOURS, var.flag(plan.after_hours)))
     pairs.append((var.DECISION, decision.basis.value))
     return pairs
 
 
 def is_dialable(endpoint: str) -> bool:
     return _ENDPOINT.fullmatch(endpoint) is not None
-
-
-def endpoint_of_channel(channel_name: str) -> str:
-    """'PJSIP/102-00000038' → 'PJSIP/102'."""
-    return _CHANNEL_SUFFIX.sub("", channel_name)
 
 
 class PlanExecutor:
@@ -167,7 +162,7 @@ class PlanExecutor:
 
     async def _answerer(self, plan: RoutePlan) -> int | None:
         peer = await self._read(var.ASTERISK_DIALEDPEERNAME)
-        return plan.manager_for(endpoint_of_channel(peer)) if peer else None
+        return plan.manager_for(endpoint_of(peer)) if peer else None
 
     async def _read(self, name: str) -> str | None:
         try:

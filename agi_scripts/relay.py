@@ -2,7 +2,8 @@
 
 Asterisk forks a classic AGI script for every call, so its start-up is on the caller's ear.
 Importing the routing stack (pydantic settings, SQLAlchemy, the router) takes half a second; this
-module imports only the standard library. It hands the call to the running FastAGI service —
+module imports only the standard library and `agi_scripts.env` (the one reading of the AGI
+environment, itself standard library only). It hands the call to the running FastAGI service —
 the environment rewritten as a FastAGI request for the `route` script, then bytes relayed both
 ways — so the classic script routes exactly like the FastAGI server, because it is the FastAGI
 server. When the service cannot be reached within CONNECT_TIMEOUT, the script routes the call
@@ -21,10 +22,13 @@ import signal
 import socket
 import sys
 
+from agi_scripts.env import MAX_ENV_BYTES, end_of_env, env_key, env_lines
+
 CONNECT_TIMEOUT = 0.05
 DEFAULT = ("127.0.0.1", 4573)
 SCRIPT = "route"
-ENV_LIMIT = 64 * 1024
+# The lines that say how the script was reached; the service gets its own.
+_NETWORK_KEYS = frozenset({b"agi_network", b"agi_network_script", b"agi_request"})
 
 
 def service_address(argv: list[str]) -> tuple[str, int]:
@@ -61,7 +65,7 @@ def _from_settings_file() -> tuple[str | None, str | None]:
 def read_environment(stdin: int) -> bytes:
     """Asterisk's environment: `agi_*` lines up to the blank line (raw bytes, untouched)."""
     data = b""
-    while not (data.startswith(b"\n") or b"\n\n" in data) and len(data) < ENV_LIMIT:
+    while end_of_env(data) < 0 and len(data) < MAX_ENV_BYTES:
         chunk = os.read(stdin, 4096)
         if not chunk:
             break
@@ -71,12 +75,9 @@ def read_environment(stdin: int) -> bytes:
 
 def as_fastagi(environment: bytes, host: str, port: int) -> bytes:
     """The same environment as Asterisk sends it over FastAGI for agi://host:port/route."""
-    head, sep, rest = environment.partition(b"\n\n")
-    lines = [
-        line
-        for line in head.split(b"\n")
-        if line and not line.startswith((b"agi_network:", b"agi_network_script:", b"agi_request:"))
-    ]
+    end = end_of_env(environment)
+    head, rest = (environment, b"") if end < 0 else (environment[:end], environment[end:])
+    lines = [line for line in env_lines(head) if env_key(line) not in _NETWORK_KEYS]
     request = f"agi://{host}:{port}/{SCRIPT}".encode()
     network = [
         b"agi_network: yes",

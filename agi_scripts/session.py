@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
-from agi_scripts.env import AgiEnv
+from agi_scripts.env import AgiEnv, EnvCollector
 from agi_scripts.errors import (
     AGICommandError,
     AGIDeadChannel,
@@ -186,6 +186,34 @@ class AgiSession:
         if result == _HUNG_UP:
             self.hung_up = True
         return _HUNG_UP if result is None else result
+
+
+async def read_env(
+    readline: Callable[[], Awaitable[bytes]], within: float, line_limit: int = 16 * 1024
+) -> AgiEnv:
+    """Read the environment line by line (the classic script's stdin) within `within` seconds
+    in all, through the same `EnvCollector` the FastAGI server feeds.
+
+    A peer that closes early raises AGIHangup, one that is too slow AGITimeout, one that sends
+    more than MAX_ENV_LINES lines or a line over the reader's limit AGIProtocolError: each
+    costs its own session only.
+    """
+    collector = EnvCollector(line_limit)
+    try:
+        async with asyncio.timeout(within):
+            while True:
+                try:
+                    raw = await readline()
+                except ValueError:  # the line is over the reader's limit
+                    raise AGIProtocolError("environment line too long") from None
+                if not raw:
+                    lines = collector.lines_so_far
+                    raise AGIHangup(f"peer closed after {lines} environment lines")
+                done = collector.add(raw)
+                if done is not None:
+                    return done[0]
+    except TimeoutError:
+        raise AGITimeout(f"environment incomplete after {within} s") from None
 
 
 def _checked(response: AgiResponse) -> AgiResponse:

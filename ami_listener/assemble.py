@@ -1,17 +1,25 @@
-"""Turn the tracker's state of one ended call into a `CompletedCall` (pure, no I/O)."""
+"""Turn the state of one ended call into a `CompletedCall` (pure, no I/O).
+
+The one interpretation of a call: the tracker hands over what the AMI events built, the backfill
+what Master.csv lines build (a caller channel and Cdr records only), and both get their record
+from `build_call`.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from core import dialplan
+from core.calls import Direction
+from core.channels import endpoint_of, parse_channel
 from core.phones import try_normalize_phone
 
-from .calls import AFTER_HOURS_VARIABLE, CallLeg, CompletedCall, Direction, Disposition
-from .state import CallState, CdrRecord, endpoint_of, known
+from .calls import CallLeg, CompletedCall, Disposition
+from .state import CallState, CdrRecord, known
 
-_TRUE = frozenset({"1", "y", "yes", "true", "on"})
 _CDR_DISPOSITIONS: dict[str, Disposition] = {
     "NO ANSWER": "NO ANSWER",
     "BUSY": "BUSY",
@@ -32,14 +40,15 @@ class EndpointClassifier:
 
     With `trunks` configured, exactly those endpoints (or resource names, e.g. "carrier") are
     trunks. Without it, an endpoint whose resource is all digits and at most
-    `internal_max_digits` long ("SIP/101") is a phone and anything else a trunk.
+    `internal_max_digits` long ("SIP/101") is a phone and anything else a trunk (a Local
+    channel's resource is its extension: `Local/101@ctx` is a phone, `Local/3-103@ctx` not).
     """
 
     trunks: frozenset[str] = frozenset()
     internal_max_digits: int = 6
 
     def is_trunk(self, endpoint: str) -> bool:
-        resource = endpoint.split("/", 1)[-1].split("@", 1)[0]
+        resource = parse_channel(endpoint).extension
         if self.trunks:
             return endpoint in self.trunks or resource in self.trunks
         return not self.is_internal_number(resource)
@@ -85,10 +94,10 @@ def build_call(
         talk_seconds=_talk_seconds(call, cdrs, answered_leg, answered_at, ended_at),
         disposition=_disposition(answered_leg is not None, cdrs, legs),
         answered_by=answered_leg.endpoint if answered_leg else None,
-        manager_endpoint=caller_endpoint if direction != "inbound" and caller_endpoint else None,
+        manager_endpoint=None if direction == Direction.INBOUND else caller_endpoint or None,
         abandoned=abandoned,
         abandon_seconds=abandon_seconds,
-        after_hours=call.variables.get(AFTER_HOURS_VARIABLE, "").strip().lower() in _TRUE,
+        after_hours=dialplan.is_yes(call.variables.get(dialplan.AFTER_HOURS)),
         variables=tuple(sorted(call.variables.items())),
         recording_file=call.mixmonitor_file or _cdr_recording(cdrs),
         legs=tuple(legs),
@@ -114,8 +123,10 @@ def _legs(call: CallState, cdrs: list[CdrRecord]) -> list[CallLeg]:
                 dial_status=leg.dial_status,
             )
         )
-    # A Cdr for a leg whose Dial events we never saw (lost on a reconnect) still tells who rang.
+    # A Cdr for a leg whose Dial events we never saw (lost on a reconnect, or a backfill from
+    # Master.csv) still tells who rang, and who answered.
     seen = {leg.channel for leg in legs}
+    answerer = _cdr_answerer(cdrs, seen) if call.answered_leg is None else None
     for cdr in cdrs:
         if not cdr.destination_channel or cdr.destination_channel in seen or cdr.start is None:
             continue
@@ -127,12 +138,36 @@ def _legs(call: CallState, cdrs: list[CdrRecord]) -> list[CallLeg]:
                 channel=cdr.destination_channel,
                 ring_started_at=_utc(cdr.start),
                 ring_seconds=float(max(ring, 0)),
-                answered=cdr.disposition == "ANSWERED" and call.answered_leg is None,
+                answered=cdr.destination_channel == answerer,
                 dial_status=_CDR_DIAL_STATUS.get(cdr.disposition),
             )
         )
     legs.sort(key=lambda leg: leg.ring_started_at)
     return legs
+
+
+def _cdr_answerer(cdrs: list[CdrRecord], seen: set[str]) -> str | None:
+    """The channel that answered by the Cdr alone: the first to answer. Within the same second
+    a phone beats a Local channel: the phone answered the Local pair's `;2` half, whose `;1`
+    half then answered the caller (the AMI events show the phone's DialEnd first)."""
+    answered = [
+        cdr
+        for cdr in cdrs
+        if cdr.disposition == "ANSWERED"
+        and cdr.destination_channel
+        and cdr.destination_channel not in seen
+        and cdr.start is not None
+    ]
+    if not answered:
+        return None
+    first = min(
+        answered,
+        key=lambda cdr: (
+            math.inf if cdr.answer is None else cdr.answer,
+            parse_channel(cdr.destination_channel).is_local,
+        ),
+    )
+    return first.destination_channel
 
 
 def _dialed_number(call: CallState, cdrs: list[CdrRecord]) -> str | None:
@@ -161,20 +196,20 @@ def _direction(
     classifier: EndpointClassifier,
 ) -> Direction:
     if caller_endpoint and classifier.is_trunk(caller_endpoint):
-        return "inbound"
+        return Direction.INBOUND
     if any(classifier.is_trunk(leg.endpoint) for leg in legs):
-        return "outbound"
+        return Direction.OUTBOUND
     if dialed and not classifier.is_internal_number(dialed.lstrip("+")):
-        return "outbound"
-    return "internal"
+        return Direction.OUTBOUND
+    return Direction.INTERNAL
 
 
 def _external_raw(
     direction: Direction, caller_num: str, dialed: str | None, legs: list[CallLeg]
 ) -> str | None:
-    if direction == "inbound":
+    if direction == Direction.INBOUND:
         return known(caller_num)
-    if direction == "internal":
+    if direction == Direction.INTERNAL:
         return None
     return dialed
 
@@ -183,7 +218,7 @@ def _abandon(
     call: CallState, direction: Direction, answered: bool, started_at: float
 ) -> tuple[bool, float | None]:
     caller = call.caller
-    if direction != "inbound" or answered or caller is None:
+    if direction != Direction.INBOUND or answered or caller is None:
         return False, None
     # HangupRequest = the caller's side hung up; the dialplan's own Hangup() is a SoftHangupRequest.
     hung_up = caller.hangup_requested_at

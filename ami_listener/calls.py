@@ -1,7 +1,8 @@
 """What the AMI listener hands to the database sink: one immutable record per finished call.
 
-`CompletedCall` is the contract between `CallTracker` (which builds it from AMI events) and the
-sink in `models/` (which stores it). Everything is frozen and made of tuples, so a record can be
+`CompletedCall` is the contract between the assembly (`assemble.build_call`, fed by the
+`CallTracker` from AMI events or by the backfill from Master.csv) and the writer in `crm/`
+(which stores it). Its `direction` is `core.calls.Direction`, the word the database stores. Everything is frozen and made of tuples, so a record can be
 shared, logged, spooled to disk (`to_json` / `from_json`) and compared in tests.
 
 Times are timezone-aware UTC datetimes taken from Asterisk's own event timestamps (the
@@ -16,16 +17,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-Direction = Literal["inbound", "outbound", "internal"]
+from core.calls import Direction
+
 Disposition = Literal["ANSWERED", "NO ANSWER", "BUSY", "FAILED"]
 
-DIRECTIONS: frozenset[str] = frozenset({"inbound", "outbound", "internal"})
 DISPOSITIONS: frozenset[str] = frozenset({"ANSWERED", "NO ANSWER", "BUSY", "FAILED"})
-
-# Channel variables the router sets for the record; every CALLROUTER_* VarSet is kept.
-ROUTER_VARIABLE_PREFIX = "CALLROUTER_"
-# Set by the AGI router to "1"/"yes"/"true" when the call arrived outside working hours.
-AFTER_HOURS_VARIABLE = "CALLROUTER_AFTER_HOURS"
 
 JSON_VERSION = 1
 
@@ -118,8 +114,12 @@ class CompletedCall:
     legs: tuple[CallLeg, ...] = field(default=())
 
     def __post_init__(self) -> None:
-        if self.direction not in DIRECTIONS:
-            raise ValueError(f"direction must be one of {sorted(DIRECTIONS)}: {self.direction!r}")
+        try:  # a spooled record brings the text; the field always holds the member
+            object.__setattr__(self, "direction", Direction(self.direction))
+        except ValueError:
+            raise ValueError(
+                f"direction must be one of {list(Direction.values())}: {self.direction!r}"
+            ) from None
         if self.disposition not in DISPOSITIONS:
             raise ValueError(
                 f"disposition must be one of {sorted(DISPOSITIONS)}: {self.disposition!r}"

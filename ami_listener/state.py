@@ -1,4 +1,5 @@
-"""The tracker's working memory for calls in flight (mutable, private to the tracker).
+"""What is known of a call before it is assembled: the tracker's working memory for calls in
+flight (mutable), and what the backfill rebuilds from Master.csv lines for `build_call`.
 
 Times are float epoch seconds in Asterisk's clock (the events' `Timestamp:` headers).
 """
@@ -6,16 +7,16 @@ Times are float epoch seconds in Asterisk's clock (the events' `Timestamp:` head
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from core.channels import endpoint_of
+
 # 2000-01-01 .. 2100-01-01: anything outside is a garbled header, not a time.
 _MIN_EPOCH = 946_684_800.0
 _MAX_EPOCH = 4_102_444_800.0
-_CHANNEL_SUFFIX = re.compile(r"-[0-9a-fA-F]{8}(;\d)?$")
 UNKNOWN_VALUES = frozenset({"", "<unknown>", "unknown"})
 
 
@@ -58,11 +59,6 @@ def parse_seconds(text: str, limit: float = 7 * 86400) -> int | None:
     except (TypeError, ValueError):
         return None
     return value if 0 <= value <= limit else None
-
-
-def endpoint_of(channel: str) -> str:
-    """'SIP/101-00000032' -> 'SIP/101'; 'PJSIP/carrier-0000000a' -> 'PJSIP/carrier'."""
-    return _CHANNEL_SUFFIX.sub("", channel)
 
 
 def known(value: str) -> str | None:

@@ -28,8 +28,10 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from core import dialplan
+
 from .assemble import EndpointClassifier, build_call
-from .calls import ROUTER_VARIABLE_PREFIX, CompletedCall
+from .calls import CompletedCall
 from .state import (
     CallState,
     CdrRecord,
@@ -46,6 +48,7 @@ log = logging.getLogger(__name__)
 AmiEvent = Mapping[str, Any]
 _REMEMBERED = 10_000  # emitted / ignored linkedids kept to refuse duplicates and repeat warnings
 _RESTART_UPTIME = 5.0  # without a clock, a FullyBooted this young means Asterisk just started
+_RECORDING = dialplan.ASTERISK_MIXMONITOR_FILENAME
 
 
 class CallTracker:
@@ -200,13 +203,13 @@ class CallTracker:
 
     def _on_varset(self, event: AmiEvent, at: float) -> list[CompletedCall]:
         variable = field_text(event, "Variable")
-        if not (variable.startswith(ROUTER_VARIABLE_PREFIX) or variable == "MIXMONITOR_FILENAME"):
+        if not (variable.startswith(dialplan.PREFIX) or variable == _RECORDING):
             return []
         call = self._live_call(event, at)
         if call is None:
             return []
         value = field_text(event, "Value")
-        if variable == "MIXMONITOR_FILENAME":
+        if variable == _RECORDING:
             call.mixmonitor_file = value or call.mixmonitor_file
         else:
             call.variables[variable] = value
@@ -265,12 +268,12 @@ class CallTracker:
             linkedid = self._uniqueid_to_call.get(field_text(event, "UniqueID"), "")
         call = self._calls.get(linkedid)
         if call is None:
-            key = linkedid or field_text(event, "UniqueID")
-            if key in self._emitted:
+            late = linkedid or field_text(event, "UniqueID")
+            if late in self._emitted:
                 log.warning(
                     "Cdr for call %s arrived after it was recorded; ignored "
                     "(raise cdr_grace if this repeats)",
-                    key,
+                    late,
                 )
             return []
         record = CdrRecord(

@@ -55,6 +55,21 @@ ALL = (
     DIALSTATUS,
 )
 
-# Asterisk's own variables the executor reads.
+# Asterisk's own variables: the executor reads the first two, the listener takes the call's
+# recording from the third.
 ASTERISK_DIALSTATUS = "DIALSTATUS"
 ASTERISK_DIALEDPEERNAME = "DIALEDPEERNAME"
+ASTERISK_MIXMONITOR_FILENAME = "MIXMONITOR_FILENAME"
+
+_YES = frozenset({"1", "y", "yes", "true", "on"})
+
+
+def flag(value: bool) -> str:
+    """How a yes/no variable (CALLROUTER_AFTER_HOURS) is set: "1" or "0"."""
+    return "1" if value else "0"
+
+
+def is_yes(value: str | None) -> bool:
+    """How a yes/no variable is read: "1", "y", "yes", "true" or "on", in any case, blanks
+    around allowed; anything else, and an unset variable, is no."""
+    return value is not None and value.strip().lower() in _YES

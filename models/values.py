@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import enum
 
+# calls.direction's vocabulary is the listener's, defined once in core.
+from core.calls import Direction as Direction
+
 
 class StrEnum(enum.StrEnum):
     @classmethod
@@ -41,12 +44,6 @@ class DealSource(StrEnum):
     INBOUND_CALL = "inbound_call"
     MISSED_CALL = "missed_call"
     MANUAL = "manual"
-
-
-class Direction(StrEnum):
-    INBOUND = "inbound"
-    OUTBOUND = "outbound"
-    INTERNAL = "internal"
 
 
 def check_in(column: str, values: tuple[str, ...]) -> str:

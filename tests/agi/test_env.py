@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agi_scripts.env import MAX_ENV_LINES, EnvCollector, read_env
+from agi_scripts.env import MAX_ENV_LINES, EnvCollector
 from agi_scripts.errors import AGIProtocolError
+from agi_scripts.session import read_env
 from tests.agi.fake_asterisk import read_transcript
 from tests.agi.test_library_faults import ScriptedLines
 

@@ -10,10 +10,9 @@ import signal
 import pytest
 from panoramisk.fast_agi import Application, Request
 
-from agi_scripts.env import read_env
 from agi_scripts.errors import AGIHangup
 from agi_scripts.lines import LineBuffer
-from agi_scripts.session import AgiSession
+from agi_scripts.session import AgiSession, read_env
 from agi_scripts.wire import command_line
 from tests.agi.fake_asterisk import read_transcript
 

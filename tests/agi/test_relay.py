@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from agi_scripts.env import EnvCollector
 from agi_scripts.fastagi import start_fastagi_server
 from agi_scripts.file_source import FileDirectorySource
 from agi_scripts.relay import as_fastagi
@@ -66,6 +68,36 @@ def test_environment_becomes_a_fastagi_request_for_route() -> None:
     )
     assert b"agi_channel: SIP/carrier-1\nagi_callerid: +79161234567\n\n" in converted
     assert b"callrouter-agi" not in converted
+
+
+def test_the_relay_reads_the_environment_as_the_service_does() -> None:
+    """Where the environment ends and which lines it has: the one reading in agi_scripts.env,
+    for Asterisk's `\n` lines, `\r\n` lines and an empty environment alike."""
+    crlf = b"agi_request: callrouter-agi\r\nagi_channel: SIP/carrier-1\r\n\r\n200 result=0\n"
+    converted = as_fastagi(crlf, "127.0.0.1", 4573)
+    assert converted.endswith(b"\nagi_channel: SIP/carrier-1\r\n\n200 result=0\n")
+    assert b"callrouter-agi" not in converted
+    assert as_fastagi(b"\n", "h", 1) == (
+        b"agi_network: yes\nagi_network_script: route\nagi_request: agi://h:1/route\n\n"
+    )
+    collector = EnvCollector(1024)
+    env, rest = collector.add(converted)
+    assert env.channel == "SIP/carrier-1" and env.network_script == "route"
+    assert rest == b"200 result=0\n"
+
+
+def test_the_relay_imports_nothing_but_the_standard_library_and_the_env_reader() -> None:
+    """Its cold start is on the caller's ear (bench/routing_classic.py): no routing stack, and
+    not even asyncio, until the service turns out to be down."""
+    code = (
+        "import sys; import agi_scripts.relay; "
+        "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('agi_scripts', 'core', 'models', 'router', 'callrouter', 'asyncio', 'dataclasses'))))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert loaded == ["agi_scripts", "agi_scripts.env", "agi_scripts.errors", "agi_scripts.relay"]
 
 
 @pytest.mark.parametrize("name", sorted(DIALS))

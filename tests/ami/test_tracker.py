@@ -178,6 +178,44 @@ def test_router_variables_and_after_hours() -> None:
     assert dict(call.variables)["CALLROUTER_STEP"] == "3"
 
 
+@pytest.mark.parametrize("value", ["1", " yes ", "TRUE", "on", "y"])
+def test_after_hours_is_read_as_the_router_may_write_it(value: str) -> None:
+    events = list(scenario_events("03-escalation-all-steps-missed"))
+    varset = next(e for e in events if e.get("Variable") == "CALLROUTER_STEP")
+    extra = {**varset, "Variable": "CALLROUTER_AFTER_HOURS", "Value": value}
+    (call,), _ = replay([*events, extra])
+    assert call.after_hours is True
+    (call,), _ = replay([*events, {**extra, "Value": "0"}])
+    assert call.after_hours is False
+
+
+def renamed(events, old: str, new: str):
+    """The events with channel `old` renamed `new` wherever a header names it."""
+    return [
+        {k: v.replace(old, new) if isinstance(v, str) else v for k, v in e.items()} for e in events
+    ]
+
+
+ANSWERING_CHANNELS = [
+    ("PJSIP/office-fax-0000001a", "PJSIP/office-fax"),
+    ("PJSIP/cafe-beef-00000003", "PJSIP/cafe-beef"),
+    ("Local/101@ctx-0000000a;1", "Local/101@ctx"),
+]
+
+
+@pytest.mark.parametrize(("channel", "endpoint"), ANSWERING_CHANNELS)
+def test_the_answering_channel_is_recorded_as_its_endpoint(channel: str, endpoint: str) -> None:
+    events = renamed(
+        scenario_events("01b-known-client-answered-cdr-mappings"), "SIP/101-00000034", channel
+    )
+    (call,), tracker = replay(events)
+    assert call.answered_by == endpoint
+    assert [(leg.endpoint, leg.channel, leg.answered) for leg in call.legs] == [
+        (endpoint, channel, True)
+    ]
+    assert call.direction == "inbound" and tracker.bad_events == 0
+
+
 def test_internal_call_between_two_phones() -> None:
     def ev(name, t, **fields):
         return {"Event": name, "Timestamp": f"{1795746000 + t:.6f}", **fields}

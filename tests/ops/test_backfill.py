@@ -9,8 +9,35 @@ import pytest
 
 from ami_listener.backfill import parse_master_csv
 from asterisk_sim.transcripts import transcripts_dir
+from tests.ami.events import replay, scenario_events
+from tests.ami.fixtures import ALL_SCENARIOS
+from tests.ami.test_tracker import ANSWERING_CHANNELS, renamed
 
 SCENARIOS = transcripts_dir(Path(__file__).resolve().parents[2])
+LOCAL_SCENARIOS = tuple(
+    f"pjsip-local/{path.name}" for path in sorted((SCENARIOS / "pjsip-local").glob("L*"))
+)
+# What Master.csv carries of a call, compared as is; times it carries to the second.
+CARRIED = (
+    "linkedid",
+    "direction",
+    "external_number",
+    "external_number_raw",
+    "caller_name",
+    "dialed_number",
+    "disposition",
+    "answered_by",
+    "manager_endpoint",
+    "talk_seconds",
+    "abandoned",
+)
+
+
+def cdr_text(scenario: str) -> str:
+    folder = SCENARIOS / scenario
+    path = folder / "cdr.csv" if (folder / "cdr.csv").exists() else folder / "cdr_csv_lines.csv"
+    return path.read_text(encoding="utf-8")
+
 
 # Hand-read from each scenario's cdr.csv and notes.md.
 EXPECTED = {
@@ -100,3 +127,63 @@ def test_backfill_twice_changes_nothing(cli, tmp_path: Path) -> None:
         ("Head", "call", "Call"),
         ("Борис", "call", "Qualify"),
     ]
+
+
+@pytest.mark.parametrize("scenario", ALL_SCENARIOS + LOCAL_SCENARIOS)
+def test_backfill_gives_the_call_the_listener_gives(scenario: str) -> None:
+    """Backfill and listener share one assembly: from the same call's Master.csv lines and AMI
+    events they record the same call, as far as the CSV tells (no variables, no recording,
+    whole seconds, no CANCEL: a leg the CSV says was not answered)."""
+    heard, tracker = replay(scenario_events(scenario))
+    read, rejected = parse_master_csv(cdr_text(scenario), system="pbx1", region="RU")
+    assert rejected == [] and tracker.bad_events == 0
+    assert sorted(c.linkedid for c in read) == sorted(c.linkedid for c in heard)
+    by_id = {call.linkedid: call for call in read}
+    for live in heard:
+        call = by_id[live.linkedid]
+        assert [getattr(call, f) for f in CARRIED] == [getattr(live, f) for f in CARRIED]
+        # Master.csv's times are the events' cut to the second; the last channel may hang up
+        # a moment after the Cdr closed.
+        assert 0 <= (live.started_at - call.started_at).total_seconds() < 1
+        assert 0 <= (live.ended_at - call.ended_at).total_seconds() < 1.5
+        if live.answered_at is None:
+            assert call.answered_at is None
+        else:
+            assert call.answered_at is not None
+            assert 0 <= (live.answered_at - call.answered_at).total_seconds() < 1
+        assert abs(live.ring_seconds - call.ring_seconds) < 1
+        if live.abandon_seconds is None:
+            assert call.abandon_seconds is None
+        else:
+            assert call.abandon_seconds is not None
+            assert abs(live.abandon_seconds - call.abandon_seconds) < 1
+        # The CSV does not say when a Local channel's half began to dial its phone, so legs
+        # are compared as sets.
+        assert sorted(map(_leg, call.legs)) == sorted(map(_leg, live.legs))
+
+
+def _leg(leg) -> tuple[str, str, bool, str | None]:
+    status = "NOANSWER" if leg.dial_status == "CANCEL" else leg.dial_status
+    return leg.endpoint, leg.channel, leg.answered, status
+
+
+def test_a_local_channels_own_lines_join_the_call_that_dialled_it() -> None:
+    """Lab L3: the head's phone answered a Local leg; its `;2` half wrote lines under its own
+    uniqueid. One call, answered by the phone, not three calls from the same number."""
+    calls, _ = parse_master_csv(
+        cdr_text("pjsip-local/L3-head-answers-after-added"), system="pbx1", region="RU"
+    )
+    assert [(c.linkedid, c.answered_by, c.disposition) for c in calls] == [
+        ("1796210722.18", "PJSIP/103", "ANSWERED")
+    ]
+    assert [leg.endpoint for leg in calls[0].legs if leg.answered] == ["PJSIP/103"]
+
+
+@pytest.mark.parametrize(("channel", "endpoint"), ANSWERING_CHANNELS)
+def test_the_answering_channel_is_recorded_as_its_endpoint(channel: str, endpoint: str) -> None:
+    scenario = "01b-known-client-answered-cdr-mappings"
+    text = cdr_text(scenario).replace("SIP/101-00000034", channel)
+    (call,), _ = parse_master_csv(text, system="pbx1", region="RU")
+    assert call.answered_by == endpoint and [leg.endpoint for leg in call.legs] == [endpoint]
+    (live,), _ = replay(renamed(scenario_events(scenario), "SIP/101-00000034", channel))
+    assert (call.answered_by, call.direction) == (live.answered_by, live.direction)
