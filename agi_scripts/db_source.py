@@ -11,7 +11,8 @@ Here the lookup is one statement on a read-only driver connection:
   never wait for the writer);
 - PostgreSQL: an asyncpg pool in autocommit, read-only sessions, the statement prepared once.
 
-The directory (departments, hours, managers) is still loaded through `models.directory`, which
+The statement is `models.directory.CONTACT_LOOKUP`, compiled to text once per source; the
+directory (departments, hours, managers) is still loaded through `models.directory`, which
 happens once at start-up and then every `directory_refresh_seconds`, off the hot path.
 """
 
@@ -25,31 +26,26 @@ from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
-from router.directory import ContactView, Directory
+from sqlalchemy.engine import make_url
 
-CONTACT_SQL = "SELECT id, phone, name, responsible_manager_id FROM contacts WHERE phone = {}"
+from models.db import Database, normalize_url
+from models.directory import DbDirectorySource, contact_lookup_sql, contact_view
+from router.directory import ContactView, Directory
 
 
 class DbLookupSource:
     """A DirectorySource on `database_url`; `close()` releases its connections."""
 
     def __init__(self, database_url: str, pool_size: int = 4) -> None:
-        from sqlalchemy.engine import make_url
-
-        from models.db import normalize_url
-
         self.url = normalize_url(database_url)
         self._parsed = make_url(self.url)
         self._pool_size = pool_size
-        self._directory_source: Any = None
-        self._directory_db: Any = None
+        self._directory_source: DbDirectorySource | None = None
+        self._directory_db: Database | None = None
         self._lookup: _SqliteLookup | _PostgresLookup | None = None
 
     async def load_directory(self) -> Directory:
         if self._directory_source is None:
-            from models.db import Database
-            from models.directory import DbDirectorySource
-
             self._directory_db = Database(self.url)
             self._directory_source = DbDirectorySource(self._directory_db)
         return await self._directory_source.load_directory()
@@ -64,10 +60,10 @@ class DbLookupSource:
     def _open(self) -> _SqliteLookup | _PostgresLookup:
         backend = self._parsed.get_backend_name()
         if backend == "sqlite":
-            return _SqliteLookup(self._parsed.database or "")
+            return _SqliteLookup(self._parsed.database or "", contact_lookup_sql(backend))
         if backend == "postgresql":
             url = self._parsed.set(drivername="postgresql").render_as_string(hide_password=False)
-            return _PostgresLookup(url, self._pool_size)
+            return _PostgresLookup(url, self._pool_size, contact_lookup_sql(backend))
         raise ValueError(f"no fast lookup for {backend!r} databases")
 
     async def close(self) -> None:
@@ -85,8 +81,9 @@ class _SqliteLookup:
     waking a thread costs ~70 µs, every saved hop and callback shows in the CPU per call.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, sql: str) -> None:
         self._path = path
+        self._sql = sql
         self._requests: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._serve, name="contact-lookup", daemon=True)
         self._thread.start()
@@ -108,11 +105,11 @@ class _SqliteLookup:
             try:
                 if connection is None:
                     connection = self._connect()
-                row = connection.execute(CONTACT_SQL.format("?"), (phone,)).fetchone()
+                row = connection.execute(self._sql, (phone,)).fetchone()
             except Exception as exc:  # handed to the caller, whose budget decides
                 _hand_over(loop, answer, None, exc)
             else:
-                _hand_over(loop, answer, _contact(row), None)
+                _hand_over(loop, answer, contact_view(row), None)
         if connection is not None:
             connection.close()
 
@@ -124,10 +121,6 @@ class _SqliteLookup:
 
 
 _Request = tuple[asyncio.AbstractEventLoop, "asyncio.Future[ContactView | None]", str]
-
-
-def _contact(row: Any) -> ContactView | None:
-    return ContactView(row[0], row[1], row[2], row[3]) if row is not None else None
 
 
 def _hand_over(
@@ -155,9 +148,10 @@ async def _no_reset(_connection: Any) -> None:
 
 
 class _PostgresLookup:
-    def __init__(self, url: str, size: int) -> None:
+    def __init__(self, url: str, size: int, sql: str) -> None:
         self._url = url
         self._size = size
+        self._sql = sql
         self._pool: Any = None
         self._opening: asyncio.Lock = asyncio.Lock()
 
@@ -177,7 +171,7 @@ class _PostgresLookup:
                             "application_name": "callrouter-agi",
                         },
                     )
-        return _contact(await self._pool.fetchrow(CONTACT_SQL.format("$1"), phone))
+        return contact_view(await self._pool.fetchrow(self._sql, phone))
 
     async def close(self) -> None:
         if self._pool is not None:

@@ -15,14 +15,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 from agi_scripts.env import AgiEnv
 from agi_scripts.source import DirectorySource
 from core.phones import try_normalize_phone
-from core.settings import RoutingSettings
 from router.directory import ContactView, Directory
 from router.plan import IncomingCall, RoutePlan, plan
-from router.policy import policy_from_settings
+from router.settings import RoutingSettings, policy_from_settings
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,38 @@ def incoming_call(env: AgiEnv, region: str) -> IncomingCall:
         caller_name=env.calleridname[:80],
         did=(env.dnid if env.dnid not in ("", "unknown") else env.extension)[:32],
     )
+
+
+class Decider(Protocol):
+    """What the FastAGI server, the classic script and the route handler ask of a decider.
+
+    `RouteDecider` is one; the service's `SwappableDecider` (reloaded on SIGHUP) is another.
+    """
+
+    @property
+    def directory(self) -> Directory | None:
+        """The directory plans are made from now; None until one was loaded."""
+        ...
+
+    def phones(self) -> list[str]:
+        """Every phone a plan could ring now (to ask their device states early)."""
+        ...
+
+    def start(self, env: AgiEnv) -> PendingDecision:
+        """Begin deciding for this call; the time budget runs from now."""
+        ...
+
+    async def refresh(self) -> None:
+        """Load the directory now."""
+        ...
+
+    async def keep_fresh(self) -> None:
+        """Refresh the directory periodically until cancelled."""
+        ...
+
+    async def settle(self, within: float) -> None:
+        """Give abandoned lookups up to `within` seconds to finish (before the engine goes)."""
+        ...
 
 
 class RouteDecider:
@@ -149,8 +181,9 @@ class RouteDecider:
         if self._abandoned:
             await asyncio.wait(set(self._abandoned), timeout=within)
 
-    def _abandon(self, lookup: asyncio.Future[ContactView | None]) -> None:
-        """Cancel a lookup and let its cleanup finish in the background."""
+    def abandon(self, lookup: asyncio.Future[ContactView | None]) -> None:
+        """Cancel a lookup nobody will collect; its cleanup finishes in the background and
+        `settle()` waits for it."""
         lookup.cancel()
         self._abandoned.add(lookup)
         lookup.add_done_callback(self._forget)
@@ -165,16 +198,21 @@ class RouteDecider:
         assert self._directory is not None
         return self._directory
 
-    def _plan(
+    def plan_for(
         self, call: IncomingCall, directory: Directory, contact: ContactView | None
     ) -> RoutePlan:
+        """The plan for `call` now, under this decider's policy."""
         return plan(call, directory, contact, self._clock(), self._policy)
 
-    def _fallback(self, call: IncomingCall) -> Decision:
+    def fallback(self, call: IncomingCall) -> Decision:
+        """The decision when the caller could not be looked up: the default plan from the last
+        directory, else the fallback targets; NoRouteAvailable when there are neither."""
         if self._directory is not None:
-            return Decision(self._plan(call, self._directory, None), DecisionBasis.LAST_DIRECTORY)
+            return Decision(
+                self.plan_for(call, self._directory, None), DecisionBasis.LAST_DIRECTORY
+            )
         if self._policy.fallback_targets:
-            return Decision(self._plan(call, Directory(), None), DecisionBasis.FALLBACK_TARGETS)
+            return Decision(self.plan_for(call, Directory(), None), DecisionBasis.FALLBACK_TARGETS)
         raise NoRouteAvailable("no directory loaded and no fallback targets")
 
     def _refresh_if_stale(self) -> None:
@@ -233,7 +271,7 @@ class PendingDecision:
         decider, call, lookup = self._decider, self._call, self._lookup
         if lookup is None:
             assert self._directory is not None
-            return Decision(decider._plan(call, self._directory, None), DecisionBasis.DIRECTORY)
+            return Decision(decider.plan_for(call, self._directory, None), DecisionBasis.DIRECTORY)
         if not lookup.done():
             try:
                 await _done_by(lookup, self._deadline)
@@ -247,10 +285,10 @@ class PendingDecision:
             contact = lookup.result()
         except Exception as exc:  # TimeoutError, the database's errors: same answer
             log.warning("routing lookup failed (%s), using the fallback", exc.__class__.__name__)
-            return decider._fallback(call)
+            return decider.fallback(call)
         directory = self._directory or decider.directory
         assert directory is not None  # the lookup loaded one when there was none
-        return Decision(decider._plan(call, directory, contact), DecisionBasis.DIRECTORY)
+        return Decision(decider.plan_for(call, directory, contact), DecisionBasis.DIRECTORY)
 
     def cancel(self) -> None:
         """Nobody will collect this decision: let its lookup go."""
@@ -258,7 +296,7 @@ class PendingDecision:
         if lookup is None:
             return
         if not lookup.done():
-            self._decider._abandon(lookup)
+            self._decider.abandon(lookup)
         elif not lookup.cancelled():
             lookup.exception()  # retrieved: a failed lookup nobody waits for is not an error
 

@@ -14,27 +14,40 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from agi_scripts.decision import RouteDecider, utc_now
+from agi_scripts.decision import Decider, RouteDecider, utc_now
 from agi_scripts.env import AgiEnv, EnvCollector
 from agi_scripts.errors import AGIProtocolError
+from agi_scripts.executor import RouteOutcome
 from agi_scripts.handler import route_call
 from agi_scripts.lines import SocketLines
 from agi_scripts.session import AgiSession
 from agi_scripts.source import DirectorySource
-from callrouter import metrics
 from core.settings import AgiSettings, Settings
 
 log = logging.getLogger(__name__)
 
 LINE_LIMIT = 16 * 1024  # far above any AGI line; a longer one ends the session
 
+RoutedHook = Callable[[RouteOutcome], None]
+
+
+def _ignore(_outcome: RouteOutcome) -> None:
+    pass
+
 
 class FastAgiServer:
-    """A running FastAGI server; `close()` stops accepting and waits for calls in progress."""
+    """A running FastAGI server; `close()` stops accepting and waits for calls in progress.
 
-    def __init__(self, settings: AgiSettings, decider: RouteDecider) -> None:
+    `on_routed` learns every routed call's outcome (the service counts them); it runs in the
+    event loop, so it must be quick and not raise.
+    """
+
+    def __init__(
+        self, settings: AgiSettings, decider: Decider, on_routed: RoutedHook = _ignore
+    ) -> None:
         self.settings = settings
         self.decider = decider
+        self._on_routed = on_routed
         self._server: asyncio.Server | None = None
         self._collecting: set[_Connection] = set()  # still receiving their environment
         self._sessions: set[asyncio.Task[None]] = set()
@@ -107,9 +120,7 @@ class FastAgiServer:
     async def _session(self, lines: SocketLines, env: AgiEnv) -> None:
         try:
             session = AgiSession(lines, env, self.settings.command_timeout)
-            metrics.record_routed(
-                await route_call(session, self.decider, self.settings.dial_max_seconds)
-            )
+            self._on_routed(await route_call(session, self.decider, self.settings.dial_max_seconds))
         except Exception:
             log.exception("FastAGI session failed")
         finally:
@@ -189,10 +200,11 @@ async def start_fastagi_server(
     clock: Callable[[], datetime] = utc_now,
     host: str | None = None,
     port: int | None = None,
+    on_routed: RoutedHook = _ignore,
 ) -> FastAgiServer:
     """Listen on settings.agi.host:port (or the overrides; port 0 picks a free one) and route
     every `agi://…/<settings.agi.script_name>` request with `source` as the directory."""
     decider = RouteDecider(source, settings.routing, settings.default_region, clock)
-    server = FastAgiServer(settings.agi, decider)
+    server = FastAgiServer(settings.agi, decider, on_routed)
     await server.start(host or settings.agi.host, settings.agi.port if port is None else port)
     return server

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from agi_scripts.decision import NoRouteAvailable, RouteDecider
+from agi_scripts.decision import Decider, NoRouteAvailable
 from agi_scripts.errors import AGIError
 from agi_scripts.executor import PlanExecutor, RouteOutcome, RouteResult
 from agi_scripts.session import AgiSession
@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 
 
 async def route_call(
-    session: AgiSession, decider: RouteDecider, dial_max_seconds: float
+    session: AgiSession, decider: Decider, dial_max_seconds: float
 ) -> RouteOutcome:
     """Route the call on `session`; never raises. Any failure leaves CALLROUTER_RESULT=FAILED
     (or unset when the channel is unreachable), so the dialplan's static fallback runs."""
@@ -58,7 +58,7 @@ async def route_call(
     return outcome
 
 
-def _phones(decider: RouteDecider) -> list[str]:
+def _phones(decider: Decider) -> list[str]:
     """The phones to probe early; none (each step asks its own) if that fails: it only saves time."""
     try:
         return decider.phones()

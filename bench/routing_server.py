@@ -41,11 +41,14 @@ async def _serve_real(url: str, max_sessions: int, source_kind: str) -> int:
         freeze_startup_objects()
         return part.port
     from agi_scripts.fastagi import start_fastagi_server
+    from callrouter.metrics import record_routed
     from models.db import Database
     from models.directory import DbDirectorySource
 
     source: DirectorySource = DbDirectorySource(Database(url))
-    server = await start_fastagi_server(settings, source, host="127.0.0.1", port=0)
+    server = await start_fastagi_server(
+        settings, source, host="127.0.0.1", port=0, on_routed=record_routed
+    )
     await server.decider.refresh()  # as at start-up: the directory is loaded before calls
     freeze_startup_objects()
     return server.port

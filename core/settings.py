@@ -1,8 +1,10 @@
 """One settings object, from a TOML file and from CALLROUTER_* environment variables.
 
 Precedence: explicit arguments > environment > TOML file > defaults. Nested sections use a
-double underscore in the environment (CALLROUTER_ROUTING__DEPARTMENT_TIMEOUT=15). Secrets are
-`SecretStr`, so they print as '**********' in logs, reprs and error messages.
+double underscore in the environment (CALLROUTER_AGI__PORT=4574); a list of tables such as
+`[[routing.steps]]` is one JSON value there:
+CALLROUTER_ROUTING__STEPS='[{"kind": "department", "timeout": 15}, {"kind": "owner", …}]'.
+Secrets are `SecretStr`, so they print as '**********' in logs, reprs and error messages.
 """
 
 from __future__ import annotations
@@ -13,13 +15,15 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from router.settings import RoutingSettings  # the section belongs to the routing part
 
 CONFIG_ENV = "CALLROUTER_CONFIG"
 DEFAULT_CONFIG_PATHS = (Path("callrouter.toml"), Path("/etc/callrouter/callrouter.toml"))
@@ -69,24 +73,6 @@ class AgiSettings(BaseModel):
     directory_file: Path | None = None
 
 
-class RoutingSettings(BaseModel):
-    responsible_timeout: int = 10
-    department_timeout: int = 10
-    head_timeout: int = 10
-    owner_timeout: int = 10
-    decision_budget_ms: int = 300
-    directory_refresh_seconds: float = 30.0
-    # Dial targets when even the last directory is unknown (the dialplan's own fallback mirrors it).
-    fallback_targets: list[str] = Field(default_factory=list)
-    # The escalation order; each name is a step kind of router.policy.StepKind.
-    steps: list[Literal["responsible", "department", "head_of_sales", "owner"]] = Field(
-        default_factory=lambda: ["responsible", "department", "head_of_sales", "owner"]
-    )
-    # Whose managers make up "the department" and whose hours decide after-hours; None = the
-    # first department in the directory (and every manager when there are no departments).
-    sales_department_id: int | None = None
-
-
 class LeadSettings(BaseModel):
     callback_due_minutes: int = 15
     new_lead_due: Literal["end_of_day"] = "end_of_day"
@@ -109,6 +95,16 @@ class ReportSettings(BaseModel):
     trend_days: int = 30
 
 
+# The keys call-back escalation had under [alerts], and their names under [callbacks].
+MOVED_TO_CALLBACKS = {
+    "escalate_after_minutes": "escalate_after_minutes",
+    "escalation_mode": "mode",
+    "escalate_to_role": "to_role",
+    "escalate_to_manager_id": "to_manager_id",
+    "copy_due_minutes": "copy_due_minutes",
+}
+
+
 class AlertSettings(BaseModel):
     # Activity drop: today (up to the same time of day) against the same weekday of the previous
     # `baseline_weeks` weeks; flagged when below `drop_threshold` × the baseline average.
@@ -117,13 +113,28 @@ class AlertSettings(BaseModel):
     # Baselines smaller than these are too thin to judge: no alert.
     min_baseline_calls: float = 5.0
     min_baseline_minutes: float = 10.0
-    # Unreturned call-backs: escalated once, this many minutes after their deadline.
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_moved_keys(cls, data: Any) -> Any:
+        """Call-back escalation left [alerts]: an old key would otherwise be ignored silently."""
+        if isinstance(data, dict):
+            for old, new in MOVED_TO_CALLBACKS.items():
+                if old in data:
+                    raise ValueError(f"alerts.{old} has moved: write it as callbacks.{new}")
+        return data
+
+
+class CallbackSettings(BaseModel):
+    """`callrouter callbacks escalate`: unreturned call-backs go up the line once (crm/callbacks.py)."""
+
+    # Escalated once, this many minutes after their deadline.
     escalate_after_minutes: int = Field(default=0, ge=0)
     # "reassign": the call-back task moves to the target; "copy": the target gets a check task too.
-    escalation_mode: Literal["reassign", "copy"] = "reassign"
+    mode: Literal["reassign", "copy"] = "reassign"
     # Who receives escalations: a role, or one manager by id (wins when set).
-    escalate_to_role: Literal["head_of_sales", "owner"] = "head_of_sales"
-    escalate_to_manager_id: int | None = None
+    to_role: Literal["head_of_sales", "owner"] = "head_of_sales"
+    to_manager_id: int | None = None
     # Minutes the target gets for a "copy" check task.
     copy_due_minutes: int = Field(default=30, ge=0)
 
@@ -163,6 +174,7 @@ class Settings(BaseSettings):
     leads: LeadSettings = Field(default_factory=LeadSettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
+    callbacks: CallbackSettings = Field(default_factory=CallbackSettings)
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
 
     @field_validator("default_region")

@@ -1,10 +1,18 @@
-"""Loads the router's view of the company (a `Directory`) and looks callers up, read-only."""
+"""Loads the router's view of the company (a `Directory`) and looks callers up, read-only.
+
+The one place that knows which rows make a `ContactView`: the ORM session here and the routing
+hot path's raw driver connections (`agi_scripts/db_source.py`) run the same `CONTACT_LOOKUP`.
+"""
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from router.directory import ContactView, Department, Directory, Manager, Role, WorkingHours
@@ -52,15 +60,40 @@ async def load_directory(session: AsyncSession) -> Directory:
     return Directory(tuple(departments), managers)
 
 
+# The caller look-up: one statement on the unique phone index; its columns are a ContactView's
+# fields in order (`contact_view`).
+CONTACT_LOOKUP = select(
+    Contact.id, Contact.phone, Contact.name, Contact.responsible_manager_id
+).where(Contact.phone == bindparam("phone"))
+
+
+def contact_view(row: Sequence[Any] | None) -> ContactView | None:
+    """The contact a `CONTACT_LOOKUP` row describes; None for no row (a new number)."""
+    return ContactView(row[0], row[1], row[2], row[3]) if row is not None else None
+
+
+@functools.cache
+def contact_lookup_sql(backend: str) -> str:
+    """`CONTACT_LOOKUP` as text for a raw driver connection, compiled once per backend:
+    "sqlite" (sqlite3, one `?`) or "postgresql" (asyncpg, one `$1`); the parameter is the
+    caller's E.164 phone."""
+    dialect: Dialect
+    if backend == "sqlite":
+        from sqlalchemy.dialects.sqlite import pysqlite
+
+        dialect = pysqlite.dialect()
+    elif backend == "postgresql":
+        from sqlalchemy.dialects.postgresql import asyncpg
+
+        dialect = asyncpg.dialect()
+    else:
+        raise ValueError(f"no raw contact look-up for {backend!r} databases")
+    return str(CONTACT_LOOKUP.compile(dialect=dialect))
+
+
 async def find_contact_view(session: AsyncSession, phone_e164: str) -> ContactView | None:
-    row = (
-        await session.execute(
-            select(Contact.id, Contact.phone, Contact.name, Contact.responsible_manager_id).where(
-                Contact.phone == phone_e164
-            )
-        )
-    ).first()
-    return ContactView(*row) if row else None
+    row = (await session.execute(CONTACT_LOOKUP, {"phone": phone_e164})).first()
+    return contact_view(row)
 
 
 class DbDirectorySource:

@@ -1,9 +1,12 @@
-"""Pure routing: the directory snapshot types, the escalation policy and the planner."""
+"""Pure routing: the directory snapshot types, the escalation policy and the planner.
+
+`router.settings` (the `[routing]` section, on pydantic) is imported by name, not from here.
+"""
 
 from __future__ import annotations
 
 from router.plan import EscalationStep, IncomingCall, LeadStatus, RoutePlan, Target, plan
-from router.policy import DEFAULT_POLICY, RoutingPolicy, StepKind, StepRule, policy_from_settings
+from router.policy import DEFAULT_POLICY, RoutingPolicy, StepKind, StepRule
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -16,5 +19,4 @@ __all__ = [
     "StepRule",
     "Target",
     "plan",
-    "policy_from_settings",
 ]

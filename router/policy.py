@@ -1,13 +1,10 @@
-"""The escalation policy: which steps, in which order, for how long. Built from settings."""
+"""The escalation policy: which steps, in which order, for how long (`router/settings.py`
+reads it from the `[[routing.steps]]` tables)."""
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from core.settings import RoutingSettings
 
 
 class StepKind(enum.StrEnum):
@@ -64,23 +61,3 @@ DEFAULT_POLICY = RoutingPolicy(
         StepRule(StepKind.OWNER, 10),
     )
 )
-
-_TIMEOUT_FIELD = {
-    StepKind.RESPONSIBLE: "responsible_timeout",
-    StepKind.DEPARTMENT: "department_timeout",
-    StepKind.HEAD_OF_SALES: "head_timeout",
-    StepKind.OWNER: "owner_timeout",
-}
-
-
-def policy_from_settings(routing: RoutingSettings) -> RoutingPolicy:
-    """The policy that `Settings.routing` describes (ValueError with the reason when it is unusable)."""
-    rules = tuple(
-        StepRule(StepKind(name), int(getattr(routing, _TIMEOUT_FIELD[StepKind(name)])))
-        for name in routing.steps
-    )
-    return RoutingPolicy(
-        rules=rules,
-        fallback_targets=tuple(dict.fromkeys(routing.fallback_targets)),
-        department_id=routing.sales_department_id,
-    )

@@ -10,7 +10,7 @@ from models.directory import find_contact_view, load_directory
 from router.directory import ContactView, Directory
 from router.explain import format_plan
 from router.plan import IncomingCall, plan
-from router.policy import policy_from_settings
+from router.settings import policy_from_settings
 
 from .common import AppContext, emit_object, json_option, parse_when, pass_app, run
 

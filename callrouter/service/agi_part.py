@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import cast
 
 from agi_scripts.db_source import DbLookupSource
 from agi_scripts.decision import RouteDecider
@@ -24,8 +24,11 @@ _RESTART_ONLY = ("host", "port", "directory_file")
 class AgiPart:
     """Starts the FastAGI server; `reload()` gives new sessions new settings and directory."""
 
+    name = "agi"
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.failed = asyncio.Event()  # the server has no life of its own to lose
         self.lookup: DbLookupSource | None = None
         self.source: DirectorySource
         self.decider: SwappableDecider
@@ -51,7 +54,7 @@ class AgiPart:
             await self.decider.refresh()  # warm: the first call should not pay for it
         except Exception as exc:
             log.warning("directory not loaded at start (%s); routing will retry", exc)
-        self.server = FastAgiServer(settings.agi, cast(RouteDecider, self.decider))
+        self.server = FastAgiServer(settings.agi, self.decider, on_routed=metrics.record_routed)
         await self.server.start(settings.agi.host, settings.agi.port)
         metrics.LIVE.set_probe("callrouter_agi_sessions_active", self._active_sessions)
         log.info(
@@ -108,3 +111,7 @@ class AgiPart:
 
     def _active_sessions(self) -> float:
         return float(self.server.active_sessions) if self.server is not None else 0.0
+
+    async def shut_down(self) -> None:
+        """Refuse new sessions, let the calls being routed finish (agi.shutdown_grace), close."""
+        await self.close()

@@ -1,11 +1,14 @@
-"""The decider the FastAGI server holds: the current `RouteDecider`, swappable on reload, timed."""
+"""The decider the FastAGI server holds: the current `RouteDecider`, swappable on reload, timed.
+
+A `Decider` (agi_scripts/decision.py) in its own right: the server is handed it as it is.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 
-from agi_scripts.decision import Decision, PendingDecision, RouteDecider
+from agi_scripts.decision import PendingDecision, RouteDecider
 from agi_scripts.env import AgiEnv
 from callrouter import metrics
 from router.directory import Directory
@@ -47,9 +50,6 @@ class SwappableDecider:
 
     def start(self, env: AgiEnv) -> PendingDecision:
         return self.current.start(env, _observe)
-
-    async def decide(self, env: AgiEnv) -> Decision:
-        return await self.start(env).result()
 
     async def refresh(self) -> None:
         await self.current.refresh()

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
+from agi_scripts.executor import RouteOutcome
 from agi_scripts.fastagi import start_fastagi_server
-from core.settings import AgiSettings, RoutingSettings, Settings
+from core.settings import AgiSettings, Settings
 from router.directory import ContactView, Department, Directory, Manager, Role, WorkingHours
+from router.settings import RoutingSettings
 from tests.agi.fake_asterisk import FakeAsterisk
 
 MOSCOW = ZoneInfo("Europe/Moscow")
@@ -65,10 +68,12 @@ async def route_calls(
     source: MemorySource | None = None,
     settings: Settings | None = None,
     now: datetime = WEDNESDAY_NOON,
+    on_routed: Callable[[RouteOutcome], None] | None = None,
 ) -> None:
     """Run each scripted Asterisk against a fresh FastAGI server, concurrently, to the end."""
+    hooks = {} if on_routed is None else {"on_routed": on_routed}
     server = await start_fastagi_server(
-        settings or lab_settings(), source or MemorySource(), clock=lambda: now, port=0
+        settings or lab_settings(), source or MemorySource(), clock=lambda: now, port=0, **hooks
     )
     try:
         async with asyncio.timeout(10):

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 from agi_scripts.decision import DecisionBasis, RouteDecider
 from agi_scripts.env import AgiEnv
-from core.settings import RoutingSettings
 from router.directory import ContactView, Directory
+from router.settings import RoutingSettings
 from tests.agi.support import IVAN_PETROV, LAB_OFFICE, WEDNESDAY_NOON
 
 

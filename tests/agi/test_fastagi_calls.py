@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from agi_scripts.executor import MAX_PROBED_PHONES
 from core import dialplan as var
 from router.directory import Manager, Role
+from router.settings import StepSettings
 from tests.agi.fake_asterisk import DialOutcome, FakeAsterisk, read_transcript
 from tests.agi.support import (
     LAB_OFFICE,
@@ -40,6 +43,31 @@ async def test_known_client_is_answered_by_their_manager_at_step_1():
     assert fake.variables[var.PLAN_ID] == "1795746830.87"
     assert fake.variables[var.AFTER_HOURS] == "0"
     assert fake.variables[var.DECISION] == "directory"
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "peer"),
+    [
+        ("PJSIP/office-fax", "PJSIP/office-fax-0000001a"),
+        ("PJSIP/cafe-beef", "PJSIP/cafe-beef-00000003"),
+        ("Local/101@ctx", "Local/101@ctx-0000000a;1"),
+        ("SIP/101", "SIP/101-00000034"),  # lab 01b
+        ("PJSIP/102", "PJSIP/102-00000009"),  # lab L2
+    ],
+)
+async def test_the_manager_who_answered_is_found_from_the_answering_channel(endpoint, peer):
+    """DIALEDPEERNAME names a channel; the manager is the one whose endpoint it belongs to."""
+    ivan = replace(LAB_OFFICE.managers[0], endpoint=endpoint)
+    office = replace(LAB_OFFICE, managers=(ivan, *LAB_OFFICE.managers[1:]))
+    fake = fake_from(
+        "01b",
+        device_states={endpoint: "NOT_INUSE"},
+        dials=[DialOutcome("ANSWER", -1, True, peer)],
+    )
+    await route_calls(fake, source=MemorySource(directory=office))
+    assert fake.dial_data == [f"{endpoint},10"]
+    assert fake.variables[var.RESULT] == "ANSWERED"
+    assert fake.variables[var.ANSWERED_BY] == "1"
 
 
 async def test_escalation_answered_at_the_department_step():
@@ -291,3 +319,21 @@ async def test_an_asterisk_without_mset_still_gets_every_variable():
     assert fake.variables[var.PLAN_ID] == "1795746841.90"
     assert fake.variables[var.STEP] == "2"
     assert fake.variables[var.RESULT] == "ANSWERED"
+
+
+async def test_every_routed_call_reaches_the_on_routed_hook_once():
+    answered, missed = fake_from("01b"), fake_from("03")
+    outcomes = []
+    await route_calls(answered, missed, on_routed=outcomes.append)
+    assert sorted((o.result.value, o.step_reached) for o in outcomes) == [
+        ("ANSWERED", 1),
+        ("NO_ANSWER", 3),
+    ]
+
+
+async def test_the_configured_steps_are_dialled_in_their_order_and_timeouts():
+    fake = fake_from("03")  # unknown caller, nobody answers
+    steps = [StepSettings(kind="department", timeout=15), StepSettings(kind="owner", timeout=20)]
+    await route_calls(fake, settings=lab_settings(steps=steps))
+    assert fake.dial_data == ["SIP/101&SIP/102&SIP/103,15", "SIP/101&SIP/102&SIP/103&SIP/105,20"]
+    assert fake.variables[var.STEP_KIND] == "owner"

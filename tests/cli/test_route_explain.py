@@ -59,3 +59,25 @@ def test_new_caller_starts_with_the_department_and_after_hours_is_said(cli) -> N
     assert set(data["steps"][0]["targets"]) == {"PJSIP/101", "PJSIP/102"}
     closed = cli("route", "explain", "--caller", "+79250000000", "--at", "2026-11-28 11:00")
     assert "After hours" in closed.out
+
+
+def test_the_configured_steps_are_explained_in_their_order(cli, tmp_path) -> None:
+    _office(cli)
+    config = tmp_path / "callrouter.toml"  # the cli runs in tmp_path: ./callrouter.toml is read
+    config.write_text(
+        '[[routing.steps]]\nkind = "department"\ntimeout = 15\n\n'
+        '[[routing.steps]]\nkind = "owner"\ntimeout = 25\n',
+        encoding="utf-8",
+    )
+    out = cli("route", "explain", "--caller", "+79161234567", "--at", "2026-11-27 11:00", "--json")
+    assert out.code == 0, out.err
+    steps = [(s["kind"], s["timeout"]) for s in json.loads(out.out)["steps"]]
+    assert steps == [("department", 15), ("owner", 25)]
+
+
+def test_an_old_flat_timeout_is_refused_with_the_tables_to_write(cli, tmp_path) -> None:
+    (tmp_path / "callrouter.toml").write_text("[routing]\nowner_timeout = 25\n", encoding="utf-8")
+    out = cli("route", "explain", "--caller", "+79161234567")
+    assert out.code != 0
+    assert "routing.owner_timeout" in out.err
+    assert '[[routing.steps]]\nkind = "owner"\ntimeout = 25' in out.err

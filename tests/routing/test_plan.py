@@ -5,10 +5,10 @@ from datetime import time
 
 import pytest
 
-from core.settings import RoutingSettings
 from router.directory import Directory, WorkingHours
 from router.plan import LeadStatus, plan
-from router.policy import RoutingPolicy, StepKind, StepRule, policy_from_settings
+from router.policy import RoutingPolicy, StepKind, StepRule
+from router.settings import RoutingSettings, StepSettings, policy_from_settings
 from tests.routing.office import (
     HEAD,
     IVAN,
@@ -134,9 +134,10 @@ def test_manager_for_maps_endpoints_back_to_managers():
 
 def test_policy_from_settings_reads_order_and_timeouts():
     settings = RoutingSettings(
-        steps=["department", "owner"],
-        department_timeout=15,
-        owner_timeout=25,
+        steps=[
+            StepSettings(kind=StepKind.DEPARTMENT, timeout=15),
+            StepSettings(kind=StepKind.OWNER, timeout=25),
+        ],
         fallback_targets=["PJSIP/100", "PJSIP/100"],
         sales_department_id=SALES.id,
     )
@@ -149,7 +150,12 @@ def test_policy_from_settings_reads_order_and_timeouts():
 
 
 def test_policy_default_matches_the_issue():
-    assert policy_from_settings(RoutingSettings()) == _default()
+    assert policy_from_settings(RoutingSettings()).rules == (
+        StepRule(StepKind.RESPONSIBLE, 10),
+        StepRule(StepKind.DEPARTMENT, 10),
+        StepRule(StepKind.HEAD_OF_SALES, 10),
+        StepRule(StepKind.OWNER, 10),
+    )
 
 
 @pytest.mark.parametrize(
