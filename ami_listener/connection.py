@@ -29,6 +29,7 @@ import itertools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
+from core import dialplan
 from core.settings import AmiSettings
 
 from .message import AmiMessage as Message
@@ -53,8 +54,8 @@ EVENT_FILTERS: tuple[str, ...] = (
     "Event: Cdr",
     "Event: FullyBooted",
     "Event: Shutdown",
-    "Variable: CALLROUTER_",
-    "Variable: MIXMONITOR_FILENAME",
+    f"Variable: {dialplan.PREFIX}",
+    f"Variable: {dialplan.ASTERISK_MIXMONITOR_FILENAME}",
 )
 
 
@@ -85,8 +86,10 @@ class Backoff:
 class AmiConnection:
     """Keeps one logged-in AMI session alive and hands every event to `on_event`.
 
-    `on_event` is awaited for each event in arrival order; it should only enqueue. `sleep` is
-    the backoff sleeper (tests pass a virtual one).
+    `on_event` is awaited for each event in arrival order; it should only enqueue. It is fixed
+    at construction: whoever wants to see the events too (metrics) is composed into it by the
+    owner (`AmiListener(on_event=…)`), never patched in. `sleep` is the backoff sleeper
+    (tests pass a virtual one).
     """
 
     def __init__(
@@ -99,7 +102,7 @@ class AmiConnection:
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.settings = settings
-        self.on_event = on_event
+        self._on_event = on_event
         self.filters = tuple(filters)
         self._keep = event_filter(self.filters)
         self.event_classes = event_classes
@@ -228,7 +231,7 @@ class AmiConnection:
             return
         self._delivering = True
         try:
-            await self.on_event(message)
+            await self._on_event(message)
         finally:
             self._delivering = False
 

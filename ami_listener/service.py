@@ -6,9 +6,11 @@
   `writetimeout`, Asterisk closes the session, we log it and reconnect: the loss is visible.
   The consumer never touches the database, so a slow database cannot fill the queue.
 - Every completed call is first written to the durable spool by the spooler task, then handed
-  to the sink by a separate delivery task, in order; a failing sink is retried with capped
-  backoff while calls keep accumulating safely on disk. Spooled calls from an earlier run are
-  delivered on start. The consumer never waits for the disk either: it hands calls over in
+  to the sink by a separate delivery task, in order. A sink that cannot write now (the database
+  is away) is retried with capped backoff while calls keep accumulating safely on disk. A sink
+  that refuses a call (`CallRefused`) has it set aside in the spool's `refused/` area
+  (`refused.py`) and the calls behind it are written at once. Spooled calls from an earlier run
+  are delivered on start. The consumer never waits for the disk either: it hands calls over in
   memory, and both tasks work in batches of whatever has accumulated meanwhile (one thread hop,
   one directory fsync, one database transaction per batch), so the busier the line, the
   cheaper each call.
@@ -23,28 +25,23 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Protocol
 
 from core.settings import AmiSettings
 
 from .calls import CompletedCall
 from .connection import EVENT_FILTERS, AmiConnection, Backoff
 from .message import AmiMessage as Message
+from .refused import RefusedCalls
+from .sink import CallRefused, CallSink
 from .spool import CallSpool
 from .tracker import CallTracker
 
 log = logging.getLogger(__name__)
 
+EventObserver = Callable[[Message], None]
 
-class CallSink(Protocol):
-    """Where completed calls go (the database writer in `models/`).
 
-    `write` stores a batch of calls, in order, all or none. It must be idempotent on
-    (call.system, call.linkedid): after a crash between the write and the spool cleanup the
-    same calls are written again. Raise to have them retried later, one by one.
-    """
-
-    async def write(self, calls: Sequence[CompletedCall]) -> None: ...
+RefusalObserver = Callable[[CompletedCall, CallRefused], None]
 
 
 class MemorySink:
@@ -83,7 +80,13 @@ class AmiListener:
         sink_retry_initial: float = 0.5,
         sink_retry_max: float = 60.0,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        refused_dir: Path | None = None,
+        on_event: EventObserver | None = None,
+        on_refused: RefusalObserver | None = None,
     ) -> None:
+        """`on_event` sees every AMI event as it arrives, before it is queued (it must not
+        block: counting, timing); `on_refused` hears of every call set aside. `refused_dir`
+        defaults to `refused/` inside the spool directory."""
         self.settings = settings
         self.system = system
         self.sink = sink
@@ -97,11 +100,15 @@ class AmiListener:
         self.queue: asyncio.Queue[Message] = asyncio.Queue(settings.queue_size)
         self.connection = AmiConnection(settings, self._enqueue, filters=event_filters, sleep=sleep)
         self.spool = CallSpool(spool_dir)
+        self.refused = RefusedCalls(refused_dir or Path(spool_dir) / "refused")
+        self._on_event = on_event
+        self._on_refused = on_refused
         self.tick = tick
         self.batch_size = batch_size
         self.stop_timeout = 5.0
         self.queue_full_episodes = 0
-        self.sink_failures = 0
+        self.sink_failures = 0  # writes that failed because the sink could not write then
+        self.calls_refused = 0  # calls set aside in `refused/`
         self._sink_retry = (sink_retry_initial, sink_retry_max)
         self._sleep = sleep
         self._wake = asyncio.Event()  # delivery: there is something in the spool
@@ -180,6 +187,8 @@ class AmiListener:
     # ---- parts ------------------------------------------------------------------------
 
     async def _enqueue(self, event: Message) -> None:
+        if self._on_event is not None:
+            self._on_event(event)
         try:
             self.queue.put_nowait(event)
         except asyncio.QueueFull:
@@ -255,34 +264,94 @@ class AmiListener:
             while batch := await asyncio.to_thread(self.spool.oldest, self.batch_size):
                 calls = [call for _, call in batch if call is not None]
                 if calls:
-                    await self._write_until_done(calls)
+                    refused = await self._write_until_done(calls)
+                    if refused:
+                        await self._set_aside(refused)
                 await asyncio.to_thread(self.spool.remove_many, [path for path, _ in batch])
             if not self._wake.is_set():
                 self._idle.set()
 
-    async def _write_until_done(self, calls: list[CompletedCall]) -> None:
-        """Write the batch; if the sink refuses it, retry call by call until each is written."""
-        backoff = Backoff(*self._sink_retry)
-        if await self._try_write(calls, backoff):
-            return
-        for call in calls:  # one by one: the calls before a bad one still get through
-            while not await self._try_write([call], backoff):
-                pass
+    async def _write_until_done(
+        self, calls: list[CompletedCall]
+    ) -> list[tuple[CompletedCall, CallRefused]]:
+        """Write the batch, retrying while the sink cannot write; returns the calls it refused.
 
-    async def _try_write(self, calls: list[CompletedCall], backoff: Backoff) -> bool:
+        A refused batch is written again call by call to find the refused ones: the others
+        are written at once, in order.
+        """
+        backoff = Backoff(*self._sink_retry)
+        while (outcome := await self._try_write(calls, backoff)) is False:
+            pass
+        if outcome is True:
+            return []
+        if len(calls) == 1:
+            return [(calls[0], outcome)]
+        refused = []
+        for call in calls:
+            while (outcome := await self._try_write([call], backoff)) is False:
+                pass
+            if outcome is not True:
+                refused.append((call, outcome))
+        return refused
+
+    async def _try_write(self, calls: list[CompletedCall], backoff: Backoff) -> bool | CallRefused:
+        """True: written. CallRefused: refused, do not retry as is. False: retry (slept)."""
         try:
             await self.sink.write(calls)
             return True
         except asyncio.CancelledError:
             raise
+        except CallRefused as refused:
+            return refused
         except Exception as exc:
             self.sink_failures += 1
             delay = backoff.next()
+            # The exception's class only: a database error's text holds the statement's data.
             log.warning(
                 "sink could not write %s (%s); retrying in %.1f s, safe in the spool",
                 f"call {calls[0].linkedid}" if len(calls) == 1 else f"{len(calls)} calls",
-                exc,
+                _error_name(exc),
                 delay,
             )
             await self._sleep(delay)
             return False
+
+    async def _set_aside(self, refused: list[tuple[CompletedCall, CallRefused]]) -> None:
+        """Move refused calls to `refused/` (durably, before the spool forgets them)."""
+        backoff = Backoff(*self._sink_retry)
+        items = [(call, r.error, r.detail) for call, r in refused]
+        while True:
+            try:
+                paths = await asyncio.to_thread(self.refused.put_many, items)
+                break
+            except OSError as exc:
+                self.spool_failures += 1
+                delay = backoff.next()
+                log.error(
+                    "cannot set %d refused call(s) aside in %s (%s); retrying in %.1f s",
+                    len(items),
+                    self.refused.directory,
+                    exc,
+                    delay,
+                )
+                await self._sleep(delay)
+        for (call, reason), path in zip(refused, paths, strict=True):
+            self.calls_refused += 1
+            log.error(
+                "call %s %s refused by the sink (%s); set aside as %s, the calls behind it "
+                "go on (`callrouter refused list`)",
+                call.system,
+                call.linkedid,
+                reason.error,
+                path.name,
+            )
+            if self._on_refused is not None:
+                self._on_refused(call, reason)
+
+
+def _error_name(exc: BaseException) -> str:
+    """`OperationalError (OperationalError)`: the class, and the driver's under it, if any."""
+    orig = getattr(exc, "orig", None)
+    if isinstance(orig, BaseException):
+        return f"{type(exc).__name__} ({type(orig).__name__})"
+    return type(exc).__name__

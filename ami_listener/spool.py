@@ -3,8 +3,9 @@
 One JSON file per call, `<sequence>-<system>-<linkedid>.json`, written atomically (temporary
 file, fsync, rename, fsync of the directory), so after a crash a file is either whole or absent.
 Files are listed in name order, which is the order they were written; a file is removed only
-after the sink confirmed the call. A file that cannot be parsed is renamed to `*.bad` (kept
-for a human) instead of blocking the queue.
+after the sink confirmed the call, or set it aside as refused (`refused.py`, the `refused/`
+folder inside this one). A file that cannot be parsed is renamed to `*.bad` (kept for a human)
+instead of blocking the queue.
 
 Calls are written and removed in batches: each file is still fsynced on its own, but the
 directory once per batch, and the caller pays one thread hop per batch instead of per call.
@@ -65,18 +66,14 @@ class CallSpool:
             try:
                 data = call.to_json().encode("utf-8")
             except (ValueError, TypeError):  # UnicodeEncodeError is a ValueError
-                log.exception("call %s cannot be serialised for the spool: %r", call.linkedid, call)
+                # The id only: the record holds the caller's number and name.
+                log.exception(
+                    "call %s %s cannot be serialised for the spool", call.system, call.linkedid
+                )
                 continue
             self._last_sequence = max(time.time_ns(), self._last_sequence + 1)
             path = self.directory / f"{self._last_sequence:020d}{suffix}"
-            tmp = self.directory / f".{path.name}.tmp"
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
-            try:
-                os.write(fd, data)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, path)
+            write_durably(path, data)
             with self._lock:
                 self._spooled[suffix] = path
             paths.append(path)
@@ -123,16 +120,38 @@ class CallSpool:
                     del self._spooled[_key_of_file(path.name)]
 
     def _fsync_directory(self) -> None:
-        fd = os.open(self.directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_directory(self.directory)
+
+
+def write_durably(path: Path, data: bytes) -> None:
+    """Write `path` whole or not at all: a temporary file, fsync, rename (the caller fsyncs the
+    directory, once per batch)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _key_of(call: CompletedCall) -> str:
     """The part of a spool file name after the sequence: `-<system>-<linkedid>.json`."""
-    return f"-{_safe(call.system)}-{_safe(call.linkedid)}.json"
+    return f"-{file_key(call)}.json"
+
+
+def file_key(call: CompletedCall) -> str:
+    """`<system>-<linkedid>`, safe as a file name."""
+    return f"{_safe(call.system)}-{_safe(call.linkedid)}"
 
 
 def _key_of_file(name: str) -> str:

@@ -107,6 +107,9 @@ def configure_logging(
     root.addHandler(handler)
     root.setLevel(level)
     logging.getLogger("alembic").setLevel(max(level, logging.WARNING))  # migration chatter
+    # Both log statements with their parameters at DEBUG: caller numbers, names, recording paths.
+    for name in ("aiosqlite", "sqlalchemy.engine"):
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
     return handler
 
 

@@ -1,8 +1,9 @@
 """Every Prometheus metric of the services, in one registry (`REGISTRY`).
 
 Counters and histograms are updated at the seams (`record_routed`, the timed decider, the timed
-sink, the AMI event tap); gauges that describe live state (AMI connected, spool and queue depth,
-active AGI sessions, lost calls today) are read at scrape time through `LIVE.set_probe(...)`.
+sink, the listener's `on_event` and `on_refused` hooks); gauges that describe live state (AMI
+connected, spool, refused calls and queue depth, active AGI sessions, lost calls today) are read
+at scrape time through `LIVE.set_probe(...)`.
 `serve(host, port)` exposes them over HTTP (loopback by default).
 """
 
@@ -55,7 +56,12 @@ DB_WRITE_SECONDS = Histogram(
 )
 DB_WRITE_FAILURES = Counter(
     "callrouter_db_write_failures",
-    "Database writes (batches of calls) the database refused (retried)",
+    "Database writes (batches of calls) that failed because the database was away (retried)",
+    registry=REGISTRY,
+)
+CALLS_REFUSED = Counter(
+    "callrouter_calls_refused",
+    "Calls the database refused, set aside in the spool's refused/ area (`callrouter refused`)",
     registry=REGISTRY,
 )
 CALLS_RECORDED = Counter(
@@ -91,6 +97,7 @@ class LiveCollector(Collector):
         "callrouter_ami_queue_depth": "AMI events waiting for the call tracker",
         "callrouter_ami_calls_in_flight": "Calls the tracker is following",
         "callrouter_spool_depth": "Completed calls in the spool, not yet in the database",
+        "callrouter_refused_spool_depth": "Refused calls in the spool's refused/ area, not replayed yet",
         "callrouter_lost_calls_today": "Inbound calls nobody answered today (company time zone)",
         "callrouter_agi_sessions_active": "FastAGI sessions in progress",
     }

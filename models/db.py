@@ -32,6 +32,8 @@ def is_sqlite(url: str) -> bool:
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An AsyncEngine for `url` (sqlite+aiosqlite:///file or postgresql+asyncpg://…)."""
     url = normalize_url(url)
+    # An error's text never carries a statement's parameters (caller numbers, names).
+    kwargs.setdefault("hide_parameters", True)
     if is_sqlite(url):
         engine = create_async_engine(
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs

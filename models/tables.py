@@ -319,7 +319,43 @@ class Task(Base):
     closed_by_call_id: Mapped[int | None] = mapped_column(
         ForeignKey("calls.id", ondelete="SET NULL")
     )
+    # Call-back escalation (crm/callbacks.py): set once, when the task went up the line; the
+    # target is None when there was nobody to escalate to.
     escalated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    escalated_from_manager_id: Mapped[int | None] = mapped_column(
+        ForeignKey("managers.id", ondelete="SET NULL")
+    )
+    escalated_to_manager_id: Mapped[int | None] = mapped_column(
+        ForeignKey("managers.id", ondelete="SET NULL")
+    )
+    # A "copy"-mode check task: the call-back it checks on (one check per call-back at most).
+    escalation_of_task_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tasks.id", ondelete="SET NULL"), unique=True
+    )
 
     deal: Mapped[Deal] = relationship()
     responsible: Mapped[Manager] = relationship(foreign_keys=[responsible_manager_id])
+
+
+class OutboxEvent(Base):
+    """Something the CRM did (a call recorded, a lead or task created), written in the same
+    transaction as the change itself; a publisher (webhooks) sends it and sets `published_at`.
+
+    The payload holds ids only, never a phone number or a name."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        # What the publisher reads: the unpublished events, oldest first.
+        Index(
+            "ix_outbox_unpublished",
+            "id",
+            sqlite_where=text("published_at IS NULL"),
+            postgresql_where=text("published_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))  # "call.recorded", "lead.created", …
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

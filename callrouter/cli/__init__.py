@@ -21,6 +21,7 @@ from .contacts_cmd import contacts_group
 from .db_cmd import db_group
 from .deals_cmd import deals_group
 from .demo_cmd import demo
+from .refused_cmd import refused_group
 from .report_cmd import callbacks_group, report_group, stats_command
 from .route_cmd import route_group
 from .rules_cmd import rules_group
@@ -50,6 +51,7 @@ cli.add_command(tasks_group)
 cli.add_command(rules_group)
 cli.add_command(route_group)
 cli.add_command(calls_group)
+cli.add_command(refused_group)
 cli.add_command(report_group)
 cli.add_command(stats_command)
 cli.add_command(callbacks_group)

@@ -8,8 +8,10 @@ import os
 import time
 from pathlib import Path
 
+from ami_listener.calls import CompletedCall
 from ami_listener.message import AmiMessage as Message
 from ami_listener.service import AmiListener
+from ami_listener.sink import CallRefused
 from callrouter import metrics
 from core.settings import AmiSettings, Settings
 from crm.call_sink import DbCallSink
@@ -29,6 +31,11 @@ def spool_calls_dir(settings: Settings) -> Path:
     return Path(settings.spool_dir) / "calls"
 
 
+def refused_calls_dir(settings: Settings) -> Path:
+    """Where the listener sets aside the calls the database refused (`callrouter refused`)."""
+    return spool_calls_dir(settings) / "refused"
+
+
 def connection_changed(old: AmiSettings, new: AmiSettings) -> bool:
     if any(getattr(old, f) != getattr(new, f) for f in CONNECTION_FIELDS):
         return True
@@ -38,8 +45,14 @@ def connection_changed(old: AmiSettings, new: AmiSettings) -> bool:
         return True
 
 
+# After the last AGI session ends, how long its call may take to reach the listener in full.
+DRAIN_EXTRA_SECONDS = 2.0
+
+
 class AmiPart:
     """Runs one `AmiListener`; `stop()` flushes every ended call to the database."""
+
+    name = "ami"
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -56,7 +69,7 @@ class AmiPart:
         try:
             await self.lost.load(self.db)
         except Exception as exc:
-            log.warning("lost calls today not counted from the database: %s", exc)
+            log.warning("lost calls today not counted from the database (%s)", type(exc).__name__)
         metrics.LIVE.set_probe("callrouter_lost_calls_today", lambda: self.lost.count)
         self._start_listener(self.settings)
 
@@ -66,9 +79,11 @@ class AmiPart:
             settings.asterisk_system,
             self.sink,
             spool_dir=spool_calls_dir(settings),
+            refused_dir=refused_calls_dir(settings),
             region=settings.default_region,
+            on_event=count_event,
+            on_refused=count_refused,
         )
-        _tap_events(listener)
         self.listener = listener
         self._stopping = False
         self._run_task = asyncio.create_task(self._run(listener), name="ami-listener")
@@ -78,6 +93,7 @@ class AmiPart:
         live.set_probe("callrouter_ami_queue_depth", listener.queue.qsize)
         live.set_probe("callrouter_ami_calls_in_flight", lambda: listener.tracker.in_flight)
         live.set_probe("callrouter_spool_depth", lambda: len(listener.spool.pending()))
+        live.set_probe("callrouter_refused_spool_depth", listener.refused.count)
         log.info(
             "AMI listener started for %s at %s:%d",
             settings.asterisk_system,
@@ -124,8 +140,19 @@ class AmiPart:
             if pending:
                 log.warning("%d call(s) left in the spool for the next start", pending)
             self.listener = None
-        for name in ("ami_connected", "ami_queue_depth", "ami_calls_in_flight", "spool_depth"):
+        for name in (
+            "ami_connected",
+            "ami_queue_depth",
+            "ami_calls_in_flight",
+            "spool_depth",
+            "refused_spool_depth",
+        ):
             metrics.LIVE.set_probe(f"callrouter_{name}", None)
+
+    async def shut_down(self) -> None:
+        """Wait (bounded) for the last events of calls just routed, then flush and close."""
+        await self.drain(self.settings.ami.cdr_grace + DRAIN_EXTRA_SECONDS)
+        await self.close()
 
     async def close(self) -> None:
         await self.stop()
@@ -180,21 +207,19 @@ class AmiPart:
             log.warning("status file not written: %s", exc)
 
 
-def _tap_events(listener: AmiListener) -> None:
-    """Count every AMI event and its lag on the way into the listener's queue."""
-    enqueue = listener.connection.on_event
+def count_event(event: Message) -> None:
+    """The listener's `on_event`: count every AMI event and its lag on the way in."""
+    metrics.AMI_EVENTS.inc()
+    stamp = event.get("Timestamp")
+    if stamp:
+        try:
+            lag = max(0.0, time.time() - float(stamp))
+        except ValueError:
+            return
+        metrics.AMI_LAG_SECONDS.observe(lag)
+        metrics.AMI_LAST_LAG.set(lag)
 
-    async def counted(event: Message) -> None:
-        metrics.AMI_EVENTS.inc()
-        stamp = event.get("Timestamp")
-        if stamp:
-            try:
-                lag = max(0.0, time.time() - float(stamp))
-            except ValueError:
-                lag = None
-            if lag is not None:
-                metrics.AMI_LAG_SECONDS.observe(lag)
-                metrics.AMI_LAST_LAG.set(lag)
-        await enqueue(event)
 
-    listener.connection.on_event = counted
+def count_refused(call: CompletedCall, refused: CallRefused) -> None:
+    """The listener's `on_refused`: one more call set aside."""
+    metrics.CALLS_REFUSED.inc()

@@ -1,4 +1,5 @@
-"""`callrouter status`: is routing listening, is AMI connected, is the database usable?"""
+"""`callrouter status`: is routing listening, is AMI connected, is the database usable, is any
+call waiting in the spool or set aside as refused?"""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
+from ami_listener.refused import RefusedCalls
 from core.settings import Settings
 from models import migrate
 from models.db import Database
 
-from .ami_part import spool_calls_dir
+from .ami_part import refused_calls_dir, spool_calls_dir
 from .statusfile import process_alive, read_status, status_path
 
 CONNECT_TIMEOUT = 2.0
@@ -29,6 +31,7 @@ class Check:
 class Health:
     checks: tuple[Check, ...]
     spool_depth: int
+    refused: int = 0
 
     @property
     def ok(self) -> bool:
@@ -39,6 +42,7 @@ class Health:
             "ok": self.ok,
             "checks": {c.name: {"ok": c.ok, "detail": c.detail} for c in self.checks},
             "spool_depth": self.spool_depth,
+            "refused": self.refused,
         }
 
 
@@ -93,6 +97,21 @@ def spool_depth(settings: Settings) -> int:
     return sum(1 for p in directory.glob("*.json") if not p.name.startswith("."))
 
 
+def refused_count(settings: Settings) -> int:
+    return RefusedCalls(refused_calls_dir(settings)).count()
+
+
+def check_refused(count: int) -> Check:
+    """Refused calls are not in the CRM until a person replays them: not healthy."""
+    if not count:
+        return Check("refused", True, "no call refused by the database")
+    return Check(
+        "refused",
+        False,
+        f"{count} call(s) refused by the database, set aside: `callrouter refused list`",
+    )
+
+
 async def gather_health(settings: Settings) -> Health:
     """Every check, each bounded by its own timeout; never raises for a failed check."""
     agi, ami = await asyncio.gather(
@@ -101,7 +120,8 @@ async def gather_health(settings: Settings) -> Health:
     database = await check_database(settings)
     depth = spool_depth(settings)
     spool = Check("spool", True, f"{depth} call(s) waiting for the database")
-    return Health((agi, ami, database, spool), depth)
+    refused = refused_count(settings)
+    return Health((agi, ami, database, spool, check_refused(refused)), depth, refused)
 
 
 def health_text(health: Health) -> str:

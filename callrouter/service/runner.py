@@ -26,12 +26,11 @@ from models.db import Database
 from .agi_part import AgiPart
 from .ami_part import AmiPart
 from .heap import freeze_startup_objects
+from .parts import Part
 
 log = logging.getLogger(__name__)
 
 SCHEMA_CHECK_TIMEOUT = 15.0
-# After the last AGI session ends, how long its call may take to reach the listener in full.
-DRAIN_EXTRA_SECONDS = 2.0
 
 
 class Mode(enum.StrEnum):
@@ -79,8 +78,7 @@ class Service:
         self.metrics_port = metrics_port
         self.notifier = Notifier()
         self.settings: Settings
-        self.agi: AgiPart | None = None
-        self.ami: AmiPart | None = None
+        self.parts: list[Part] = []  # in start order; shut down in reverse
         self._stop = asyncio.Event()
         self._reload_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -134,19 +132,24 @@ class Service:
         log.info("callrouter %s stopped", self.mode.value, extra={"event": "stopped"})
         return code
 
-    async def _start_parts(self) -> None:
+    def _compose(self) -> list[Part]:
+        """The listener first, so it is up before routing sends it calls."""
+        parts: list[Part] = []
         if self.mode in (Mode.RUN, Mode.AMI):
-            self.ami = AmiPart(self.settings)
-            await self.ami.start()
+            parts.append(AmiPart(self.settings))
         if self.mode in (Mode.RUN, Mode.AGI):
-            self.agi = AgiPart(self.settings)
-            await self.agi.start()
+            parts.append(AgiPart(self.settings))
+        return parts
+
+    async def _start_parts(self) -> None:
+        for part in self._compose():
+            self.parts.append(part)
+            await part.start()
 
     async def _wait_for_stop(self) -> int:
         stop = asyncio.create_task(self._stop.wait())
         waits: set[asyncio.Task[bool]] = {stop}
-        if self.ami is not None:
-            waits.add(asyncio.create_task(self.ami.failed.wait()))
+        waits.update(asyncio.create_task(part.failed.wait()) for part in self.parts)
         done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
             task.cancel()
@@ -155,12 +158,8 @@ class Service:
     async def _close_parts(self) -> None:
         """AGI first (its calls finish, their events reach the listener), then the listener."""
         async with self._reload_lock:
-            if self.agi is not None:
-                await self.agi.close()
-            if self.ami is not None:
-                drain = self.settings.ami.cdr_grace + DRAIN_EXTRA_SECONDS
-                await self.ami.drain(drain)
-                await self.ami.close()
+            for part in reversed(self.parts):
+                await part.shut_down()
 
     async def reload(self) -> None:
         """SIGHUP: re-read the settings file, reload the directory, keep every call."""
@@ -177,10 +176,8 @@ class Service:
                 self.notifier.ready()
                 return
             configure_logging(new.log_format, secrets=secrets)
-            if self.agi is not None:
-                await self.agi.reload(new)
-            if self.ami is not None:
-                await self.ami.reload(new)
+            for part in self.parts:
+                await part.reload(new)
             self.settings = new
             self.notifier.ready()
             log.info("reloaded", extra={"event": "reloaded"})

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from ami_listener.calls import CompletedCall
+from ami_listener.sink import CallRefused
 from callrouter import metrics
 from crm.call_sink import DbCallSink
 from models.db import Database
@@ -59,7 +60,11 @@ class LostCallsToday:
 
 
 class TimedSink:
-    """Wraps `DbCallSink`: write latency, failures, recorded calls, lost calls today."""
+    """Wraps `DbCallSink`: write latency, failures, recorded calls, lost calls today.
+
+    A write failure is counted when the database was away; a refused batch is not one (the
+    listener counts the calls it sets aside), nor is a call another writer stored first.
+    """
 
     def __init__(self, inner: DbCallSink, lost: LostCallsToday) -> None:
         self.inner = inner
@@ -68,7 +73,9 @@ class TimedSink:
     async def write(self, calls: Sequence[CompletedCall]) -> None:
         started = time.perf_counter()
         try:
-            results = await self.inner.store_many(calls)
+            results = await self.inner.record(calls)
+        except CallRefused:
+            raise
         except Exception:
             metrics.DB_WRITE_FAILURES.inc()
             raise

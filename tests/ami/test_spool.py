@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from ami_listener.calls import CompletedCall
+from ami_listener.refused import RefusedCalls
 from ami_listener.service import AmiListener, MemorySink
+from ami_listener.sink import CallRefused
 from ami_listener.spool import CallSpool
 
 from .amiserver import FakeAmiServer, ServerSession
@@ -127,3 +129,91 @@ def test_a_call_that_cannot_be_serialised_is_logged_and_does_not_hold_back_the_b
     assert any(broken.linkedid in r.getMessage() for r in caplog.records)
     with pytest.raises(ValueError):
         spool.put(broken)
+
+
+class RefusingSink(MemorySink):
+    """Refuses every batch holding one of `refused` (by linkedid), as a database refuses a row
+    it will never take; every batch it was given is kept."""
+
+    def __init__(self, refused: set[str]) -> None:
+        super().__init__()
+        self.refused = refused
+        self.batches: list[list[str]] = []
+
+    async def write(self, calls: Sequence[CompletedCall]) -> None:
+        self.batches.append([call.linkedid for call in calls])
+        if any(call.linkedid in self.refused for call in calls):
+            raise CallRefused("IntegrityError", "CHECK constraint failed: test")
+        await super().write(calls)
+
+
+async def run_listener_until(
+    sink: MemorySink, spool_dir: Path, written: int, **kwargs: object
+) -> AmiListener:
+    server = FakeAmiServer()
+    port = await server.start()
+    listener = AmiListener(listener_settings(port), "pbx1", sink, spool_dir=spool_dir, **kwargs)  # type: ignore[arg-type]
+    runner = asyncio.create_task(listener.run())
+    async with asyncio.timeout(10):
+        await sink.wait_for(written)
+    await listener.stop()
+    await runner
+    await server.close()
+    return listener
+
+
+async def test_a_refused_call_is_set_aside_and_the_calls_behind_it_are_written_at_once(
+    tmp_path: Path,
+) -> None:
+    first, poisoned, third = recorded_calls()[:3]
+    spool = CallSpool(tmp_path)
+    spool.put_many([first, poisoned, third])
+    sink = RefusingSink({poisoned.linkedid})
+    slept: list[float] = []
+    heard: list[tuple[str, str]] = []
+
+    async def no_sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    listener = await run_listener_until(
+        sink,
+        tmp_path,
+        2,
+        sleep=no_sleep,
+        on_refused=lambda call, refused: heard.append((call.linkedid, refused.error)),
+    )
+    assert sink.calls == [first, third]  # in order, without waiting for the refused one
+    assert sink.batches[0] == [first.linkedid, poisoned.linkedid, third.linkedid]
+    assert slept == [] and listener.sink_failures == 0  # refused is not "retry later"
+    assert listener.calls_refused == 1 and heard == [(poisoned.linkedid, "IntegrityError")]
+    assert spool.pending() == []
+    [entry] = RefusedCalls(tmp_path / "refused").entries()
+    assert entry.call == poisoned and entry.attempts == 1
+    assert (entry.error, entry.detail) == ("IntegrityError", "CHECK constraint failed: test")
+    assert entry.path.name == f"pbx1-{poisoned.linkedid}.json"
+
+    # A restart does not bring the refused call back, nor lose it.
+    again = RefusingSink(set())
+    assert not (await run_listener_until(again, tmp_path, 0)).calls_refused
+    assert again.batches == [] and RefusedCalls(tmp_path / "refused").count() == 1
+
+
+def test_the_refused_area_keeps_each_call_once_with_its_latest_reason(tmp_path: Path) -> None:
+    calls = recorded_calls()[:3]
+    area = RefusedCalls(tmp_path / "refused")
+    assert area.entries() == [] and not area.directory.exists()  # made on the first refusal
+    area.put_many([(calls[2], "DataError", "value too long"), (calls[0], "IntegrityError", "")])
+    area.put_many([(calls[0], "IntegrityError", "FOREIGN KEY constraint failed")])
+    entries = area.entries()
+    assert [e.call for e in entries] == sorted([calls[0], calls[2]], key=lambda c: c.started_at)
+    by_call = {e.call.linkedid: e for e in entries if e.call}
+    assert by_call[calls[0].linkedid].detail == "FOREIGN KEY constraint failed"
+    area.refused_again(by_call[calls[2].linkedid], "DataError", "still too long")
+    again = {e.call.linkedid: e for e in area.entries() if e.call}[calls[2].linkedid]
+    assert (again.attempts, again.detail) == (2, "still too long")
+    # A hand edit gone wrong is shown as unreadable, never deleted.
+    again.path.write_text('{"call": ', encoding="utf-8")
+    unreadable = [e for e in area.entries() if e.call is None]
+    assert [(e.path, e.error) for e in unreadable] == [(again.path, "unreadable")]
+    area.remove(by_call[calls[0].linkedid])
+    assert area.count() == 1

@@ -36,7 +36,7 @@ AMI_USER, AMI_SECRET = "callrouter", "secret"
 KNOWN = "+79161234567"
 KNOWN_NAME = "Иван Петров"
 
-# The production defaults (callrouter/settings.py, ami_listener/service.py) scaled down so a
+# The production defaults (core/settings.py, ami_listener/service.py) scaled down so a
 # fault that lasts minutes in the field lasts about a second here: same shape, same code paths.
 SCALE = 0.1
 REAL_RECONNECT = (0.5, 30.0)  # AmiSettings.reconnect_initial_delay / reconnect_max_delay

@@ -87,7 +87,9 @@ async def play(db_url: str, tmp_path: Path) -> tuple[Traffic, AmiListener, list[
         for n in range(3):
             traffic.start("before", h.sim.inbound_call(caller(n)))
         await wait_until(lambda: listener.tracker.in_flight >= 3, what="3 calls in flight")
-        restart = asyncio.create_task(h.sim.restart(down_for=1.0))
+        # 2 s down: the backoff (0.1, 0.2, 0.4, 0.4, … s) needs ~1.1 s for its fifth delay, and a
+        # loaded machine notices the disconnect late; 1 s left too little room (flaky in CI).
+        restart = asyncio.create_task(h.sim.restart(down_for=2.0))
         # 2. Calls that start and end while Asterisk's AMI is down (the listener is refused).
         await wait_until(lambda: not listener.connection.connected.is_set(), what="disconnect")
         for n in range(3, 5):

@@ -105,6 +105,12 @@ async def listen_to(stream: bytes, max_chunk: int, seed: int, spool: Path) -> No
     )
     port = await server.start()
     sink = MemorySink()
+    seen: list[str] = []
+
+    def watching(event):  # type: ignore[no-untyped-def]
+        if event.get("UserEvent") == "fuzz-end":
+            seen.append("end")
+
     listener = AmiListener(
         listener_settings(port),
         "pbx1",
@@ -112,16 +118,8 @@ async def listen_to(stream: bytes, max_chunk: int, seed: int, spool: Path) -> No
         spool_dir=spool,
         tick=TICK,
         event_filters=(*EVENT_FILTERS, "UserEvent: fuzz-end"),  # the sentinel must get through
+        on_event=watching,
     )
-    seen: list[str] = []
-    enqueue = listener.connection.on_event
-
-    async def watching(event):  # type: ignore[no-untyped-def]
-        if event.get("UserEvent") == "fuzz-end":
-            seen.append("end")
-        await enqueue(event)
-
-    listener.connection.on_event = watching
     with ErrorLog(logging.getLogger("ami_listener")) as errors:
         async with Heartbeat() as heartbeat:
             runner = asyncio.create_task(listener.run())
