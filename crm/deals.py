@@ -1,9 +1,8 @@
-"""Deals, their status history, and the card an administrator reads."""
+"""Deals and their status history (the deal card is crm/views.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -11,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.automation import fire_rules
 from models.errors import InputError, NotFound
-from models.tables import Call, Contact, Deal, DealStatusChange, Manager, Task
+from models.tables import Contact, Deal, DealStatusChange, Manager, Task
 from models.values import DealSource
 
 
@@ -119,42 +118,3 @@ async def list_deals(
     if contact is not None:
         query = query.where(Deal.contact_id == contact.id)
     return (await session.scalars(query)).all()
-
-
-@dataclass(frozen=True)
-class DealCard:
-    deal: Deal
-    contact: Contact
-    responsible: Manager | None
-    history: Sequence[DealStatusChange]
-    tasks: Sequence[Task]
-    calls: Sequence[Call]
-
-
-async def deal_card(session: AsyncSession, deal_id: int) -> DealCard:
-    deal = await get_deal(session, deal_id)
-    contact = await session.get(Contact, deal.contact_id)
-    assert contact is not None
-    responsible = (
-        await session.get(Manager, deal.responsible_manager_id)
-        if deal.responsible_manager_id
-        else None
-    )
-    history = (
-        await session.scalars(
-            select(DealStatusChange)
-            .where(DealStatusChange.deal_id == deal.id)
-            .order_by(DealStatusChange.id)
-        )
-    ).all()
-    tasks = (
-        await session.scalars(select(Task).where(Task.deal_id == deal.id).order_by(Task.id))
-    ).all()
-    calls = (
-        await session.scalars(
-            select(Call)
-            .where((Call.deal_id == deal.id) | (Call.contact_id == contact.id))
-            .order_by(Call.started_at)
-        )
-    ).all()
-    return DealCard(deal, contact, responsible, history, tasks, calls)

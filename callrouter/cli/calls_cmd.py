@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 
 import click
 from sqlalchemy import select
 
 from core.phones import try_normalize_phone
+from crm import views
 from crm.staff import list_managers
 from models.db import Database
-from models.errors import InputError, NotFound
+from models.errors import InputError
 from models.tables import Call
 
 from .common import AppContext, emit_object, emit_rows, json_option, local_time, pass_app, run
@@ -61,13 +63,9 @@ def call_list(app: AppContext, number: str | None, missed: bool, limit: int) -> 
     emit_rows(app, run(work, app), "no calls")
 
 
-async def _get_call(db: Database, call_id: int) -> tuple[Call, dict[int, str]]:
+async def _call_card(db: Database, call_id: int) -> views.CallCard:
     async with db.reader() as s:
-        call = await s.get(Call, call_id)
-        if call is None:
-            raise NotFound(f"no call #{call_id}")
-        await s.refresh(call, ["legs"])
-        return call, {m.id: m.name for m in await list_managers(s)}
+        return await views.call_card(s, call_id)
 
 
 @calls_group.command("show")
@@ -76,70 +74,36 @@ async def _get_call(db: Database, call_id: int) -> tuple[Call, dict[int, str]]:
 @pass_app
 def call_show(app: AppContext, call_id: int) -> None:
     """One call: who was rung, who answered, ring and talk time, the recording."""
-    call, names = run(lambda db: _get_call(db, call_id), app)
-    data = {
-        "id": call.id,
-        "system": call.system,
-        "linkedid": call.linkedid,
-        "direction": call.direction,
-        "number": call.external_number,
-        "number_raw": call.external_number_raw,
-        "caller_name": call.caller_name,
-        "dialed": call.dialed_number,
-        "started_at": call.started_at,
-        "answered_at": call.answered_at,
-        "ended_at": call.ended_at,
-        "ring_seconds": call.ring_seconds,
-        "talk_seconds": call.talk_seconds,
-        "disposition": call.disposition,
-        "missed": call.missed,
-        "abandoned": call.abandoned,
-        "after_hours": call.after_hours,
-        "answered_by": names.get(call.answered_by_manager_id),
-        "manager": names.get(call.manager_id),
-        "recording": call.recording_file,
-        "contact_id": call.contact_id,
-        "deal_id": call.deal_id,
-        "recovered_at": call.recovered_at,
-        "legs": [
-            {
-                "endpoint": leg.endpoint,
-                "manager": names.get(leg.manager_id),
-                "ring_seconds": leg.ring_seconds,
-                "answered": leg.answered,
-                "dial_status": leg.dial_status,
-            }
-            for leg in call.legs
-        ],
-    }
+    card = run(lambda db: _call_card(db, call_id), app)
+    # The card's fields are the JSON's keys, in its order.
+    emit_object(app, asdict(card), lambda: _call_text(app, card))
 
-    def text() -> str:
-        lines = [
-            f"Call #{call.id} ({call.system} {call.linkedid}) {call.direction} {call.disposition}",
-            f"  number:    {call.external_number or call.external_number_raw or '—'}"
-            + (f" {call.caller_name}" if call.caller_name else ""),
-            f"  dialled:   {call.dialed_number or '—'}",
-            f"  started:   {local_time(app, call.started_at)}   "
-            f"ring {call.ring_seconds:.0f} s, talk {call.talk_seconds:.0f} s",
-            f"  manager:   {data['manager'] or '—'}",
-        ]
-        if call.missed:
-            state = (
-                f"recovered {local_time(app, call.recovered_at)}"
-                if call.recovered_at
-                else "not recovered"
-            )
-            lines.append(f"  missed:    {'after hours, ' if call.after_hours else ''}{state}")
-        lines.append(f"  recording: {call.recording_file or '—'}")
-        lines.append("  rung:")
-        lines += [
-            f"    {leg['endpoint']:<16} {leg['manager'] or '':<20} {leg['ring_seconds']:>5.1f} s  "
-            f"{leg['dial_status'] or ''}{' ← answered' if leg['answered'] else ''}"
-            for leg in data["legs"]
-        ] or ["    nobody"]
-        return "\n".join(lines)
 
-    emit_object(app, data, text)
+def _call_text(app: AppContext, call: views.CallCard) -> str:
+    lines = [
+        f"Call #{call.id} ({call.system} {call.linkedid}) {call.direction} {call.disposition}",
+        f"  number:    {call.number or call.number_raw or '—'}"
+        + (f" {call.caller_name}" if call.caller_name else ""),
+        f"  dialled:   {call.dialed or '—'}",
+        f"  started:   {local_time(app, call.started_at)}   "
+        f"ring {call.ring_seconds:.0f} s, talk {call.talk_seconds:.0f} s",
+        f"  manager:   {call.manager or '—'}",
+    ]
+    if call.missed:
+        state = (
+            f"recovered {local_time(app, call.recovered_at)}"
+            if call.recovered_at
+            else "not recovered"
+        )
+        lines.append(f"  missed:    {'after hours, ' if call.after_hours else ''}{state}")
+    lines.append(f"  recording: {call.recording or '—'}")
+    lines.append("  rung:")
+    lines += [
+        f"    {leg.endpoint:<16} {leg.manager or '':<20} {leg.ring_seconds:>5.1f} s  "
+        f"{leg.dial_status or ''}{' ← answered' if leg.answered else ''}"
+        for leg in call.legs
+    ] or ["    nobody"]
+    return "\n".join(lines)
 
 
 def resolve_recording(recordings_dir: Path, recording: str) -> Path:
@@ -162,10 +126,10 @@ def resolve_recording(recordings_dir: Path, recording: str) -> Path:
 @pass_app
 def call_recording(app: AppContext, call_id: int, out: Path) -> None:
     """Copy the call's recording to OUT."""
-    call, _ = run(lambda db: _get_call(db, call_id), app)
-    if not call.recording_file:
+    call = run(lambda db: _call_card(db, call_id), app)
+    if not call.recording:
         raise InputError(f"call #{call_id} has no recording")
-    source = resolve_recording(app.settings.recordings_dir, call.recording_file)
+    source = resolve_recording(app.settings.recordings_dir, call.recording)
     if out.exists():
         raise InputError(f"{out} already exists; not overwriting it")
     shutil.copyfile(source, out)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-from crm import contacts, deals, staff
+from crm import contacts, deals, staff, views
 from models.db import Database
 from models.values import DealSource
 
@@ -97,24 +99,25 @@ def deal_list(
 def deal_show(app: AppContext, deal_id: int) -> None:
     """The deal card: contact, status history, tasks, calls with their recordings."""
 
-    async def work(db: Database) -> tuple[deals.DealCard, dict[int, str]]:
+    async def work(db: Database) -> views.DealCard:
         async with db.reader() as s:
-            names = {m.id: m.name for m in await staff.list_managers(s)}
-            return await deals.deal_card(s, deal_id), names
+            return await views.deal_card(s, deal_id)
 
-    card, names = run(work, app)
-    d, c = card.deal, card.contact
-    data = {
-        "id": d.id,
-        "title": d.title,
-        "status": d.status,
-        "source": d.source,
-        "responsible": card.responsible.name if card.responsible else None,
-        "created_at": d.created_at,
-        "contact": {"id": c.id, "phone": c.phone, "name": c.name},
+    card = run(work, app)
+    emit_object(app, _deal_json(card), lambda: _deal_text(app, card))
+
+
+def _deal_json(card: views.DealCard) -> dict[str, Any]:
+    return {
+        "id": card.id,
+        "title": card.title,
+        "status": card.status,
+        "source": card.source,
+        "responsible": card.responsible,
+        "created_at": card.created_at,
+        "contact": {"id": card.contact.id, "phone": card.contact.phone, "name": card.contact.name},
         "history": [
-            {"at": h.changed_at, "from": h.from_status, "to": h.to_status, "by": h.changed_by}
-            for h in card.history
+            {"at": h.at, "from": h.from_status, "to": h.to_status, "by": h.by} for h in card.history
         ],
         "tasks": [
             {
@@ -122,7 +125,7 @@ def deal_show(app: AppContext, deal_id: int) -> None:
                 "type": t.type,
                 "status": t.status,
                 "due_at": t.due_at,
-                "responsible": names.get(t.responsible_manager_id),
+                "responsible": t.responsible,
                 "comment": t.comment,
                 "closed_reason": t.close_reason,
             }
@@ -130,49 +133,49 @@ def deal_show(app: AppContext, deal_id: int) -> None:
         ],
         "calls": [
             {
-                "id": call.id,
-                "at": call.started_at,
-                "direction": call.direction,
-                "disposition": call.disposition,
-                "manager": names.get(call.answered_by_manager_id or call.manager_id),
-                "talk_seconds": call.talk_seconds,
-                "recording": call.recording_file,
+                "id": k.id,
+                "at": k.started_at,
+                "direction": k.direction,
+                "disposition": k.disposition,
+                "manager": k.manager,
+                "talk_seconds": k.talk_seconds,
+                "recording": k.recording,
             }
-            for call in card.calls
+            for k in card.calls
         ],
     }
 
-    def text() -> str:
-        lines = [
-            f"Deal #{d.id}{' — ' + d.title if d.title else ''}",
-            f"  contact:     {c.name or '(no name)'} {c.phone}",
-            f"  status:      {d.status}   source: {d.source}",
-            f"  responsible: {data['responsible'] or '(nobody)'}",
-            f"  created:     {local_time(app, d.created_at)}",
-            "",
-            "Status history:",
-        ]
-        lines += [
-            f"  {local_time(app, h.changed_at)}  {h.from_status or '—'} → {h.to_status}  by {h.changed_by}"
-            for h in card.history
-        ]
-        lines += ["", "Tasks:"]
-        lines += [
-            f"  #{t['id']} [{t['status']}] {t['type']} due {local_time(app, t['due_at'])} "
-            f"for {t['responsible']}: {t['comment']}"
-            + (f" (closed: {t['closed_reason']})" if t["closed_reason"] else "")
-            for t in data["tasks"]
-        ] or ["  none"]
-        lines += ["", "Calls:"]
-        lines += [
-            f"  #{k['id']} {local_time(app, k['at'])} {k['direction']} {k['disposition']} "
-            f"{k['manager'] or ''} talk {k['talk_seconds']:.0f}s"
-            + (f" recording {k['recording']}" if k["recording"] else "")
-            for k in data["calls"]
-        ] or ["  none"]
-        return "\n".join(lines)
 
-    emit_object(app, data, text)
+def _deal_text(app: AppContext, card: views.DealCard) -> str:
+    c = card.contact
+    lines = [
+        f"Deal #{card.id}{' — ' + card.title if card.title else ''}",
+        f"  contact:     {c.name or '(no name)'} {c.phone}",
+        f"  status:      {card.status}   source: {card.source}",
+        f"  responsible: {card.responsible or '(nobody)'}",
+        f"  created:     {local_time(app, card.created_at)}",
+        "",
+        "Status history:",
+    ]
+    lines += [
+        f"  {local_time(app, h.at)}  {h.from_status or '—'} → {h.to_status}  by {h.by}"
+        for h in card.history
+    ]
+    lines += ["", "Tasks:"]
+    lines += [
+        f"  #{t.id} [{t.status}] {t.type} due {local_time(app, t.due_at)} "
+        f"for {t.responsible}: {t.comment}"
+        + (f" (closed: {t.close_reason})" if t.close_reason else "")
+        for t in card.tasks
+    ] or ["  none"]
+    lines += ["", "Calls:"]
+    lines += [
+        f"  #{k.id} {local_time(app, k.started_at)} {k.direction} {k.disposition} "
+        f"{k.manager or ''} talk {k.talk_seconds:.0f}s"
+        + (f" recording {k.recording}" if k.recording else "")
+        for k in card.calls
+    ] or ["  none"]
+    return "\n".join(lines)
 
 
 @deals_group.command("status")

@@ -12,7 +12,7 @@ from callrouter.reports.daily import build_daily
 from callrouter.reports.mail import MailError, send_report
 from callrouter.reports.model import DailyReport
 from callrouter.reports.stats import build_stats
-from crm import callbacks as escalation
+from crm import callbacks
 from models.db import Database
 from models.errors import InputError
 
@@ -156,9 +156,9 @@ def callbacks_group() -> None:
 def callbacks_escalate(app: AppContext, dry_run: bool) -> None:
     """Escalate call-backs still open past their deadline, once each (safe to repeat)."""
 
-    async def work(db: Database) -> list[escalation.EscalationResult]:
-        return await escalation.escalate_callbacks(
-            db, app.settings.alerts, app.now(), app.tz, dry_run=dry_run
+    async def work(db: Database) -> list[callbacks.EscalationResult]:
+        return await callbacks.escalate_callbacks(
+            db, app.settings.callbacks, app.now(), app.tz, dry_run=dry_run
         )
 
     results = run(work, app)

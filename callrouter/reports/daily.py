@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.settings import Settings
-from crm.callbacks import escalation_note
+from crm.callbacks import escalation_mode, escalation_note
 from models.db import Database
 
 from . import queries as q
@@ -54,7 +54,7 @@ async def build_daily(db: Database, day: date, now: datetime, settings: Settings
         trend = await _trend(s, day, tz, short, settings.report.trend_days)
         alerts = await _alerts(s, day, window, now, tz, settings, people, departments)
         unrecovered, total = await _unrecovered(s, day, tz, now, settings, people)
-        escalations = await _escalations(s, window, people)
+        escalations = await _escalations(s, window, tz, people)
         task_totals = _sum_tasks(await q.tasks(s, window, now, "company"))
     return DailyReport(
         day=day,
@@ -247,16 +247,27 @@ async def _unrecovered(
 
 
 async def _escalations(
-    s: AsyncSession, window: Window, people: Mapping[int, Person]
+    s: AsyncSession, window: Window, tz: ZoneInfo, people: Mapping[int, Person]
 ) -> list[Escalation]:
+    def name(manager_id: int | None) -> str | None:
+        person = people.get(manager_id) if manager_id is not None else None
+        return person.name if person else None
+
     return [
         Escalation(
             task_id=row.task_id,
             number=row.phone,
             responsible=_person_label(people.get(row.responsible_id)),
             due_at=row.due_at,
-            escalated_at=row.escalated_at or window.start,
-            note=escalation_note(row.comment),
+            escalated_at=row.escalated_at,
+            note=escalation_note(
+                at=row.escalated_at,
+                due_at=row.due_at,
+                held=name(row.from_id) or "?",
+                target=name(row.to_id),
+                mode=escalation_mode(row.to_id, row.check_task_id),
+                tz=tz,
+            ),
         )
         for row in await q.escalated(s, window)
     ]

@@ -114,10 +114,11 @@ DEFINITIONS: tuple[Definition, ...] = (
     ),
     Definition(
         "Escalation of unreturned missed calls",
-        "An open call-back task still open `alerts.escalate_after_minutes` after its deadline is "
-        "escalated once (Task.escalated_at is set): reassigned to the head of sales (or the "
-        "configured target), or, in 'copy' mode, left with its manager while the target gets a "
-        "check task. `callrouter callbacks escalate` does it; running it again changes nothing.",
+        "An open call-back task still open `callbacks.escalate_after_minutes` after its deadline "
+        "is escalated once (the task records when, from whom and to whom): reassigned to the head "
+        "of sales (or `callbacks.to_role` / `callbacks.to_manager_id`), or, with "
+        '`callbacks.mode = "copy"`, left with its manager while the target gets a check task. '
+        "`callrouter callbacks escalate` does it; running it again changes nothing.",
     ),
 )
 

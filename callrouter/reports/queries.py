@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from sqlalchemy import and_, case, func, literal_column, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Select
 
 from models.tables import Call, CallLeg, Contact, Department, Manager, Task
@@ -340,7 +341,6 @@ class CallbackRow:
     responsible_id: int
     due_at: datetime
     escalated_at: datetime | None
-    comment: str
 
 
 def _callback_select() -> Select[Any]:
@@ -354,7 +354,6 @@ def _callback_select() -> Select[Any]:
             Task.responsible_manager_id,
             Task.due_at,
             Task.escalated_at,
-            Task.comment,
         )
         .join(Contact, Contact.id == Task.contact_id)
         .where(Task.purpose == TaskPurpose.CALLBACK.value)
@@ -380,14 +379,44 @@ async def contacts(session: AsyncSession, contact_ids: Sequence[int]) -> dict[in
     return {row.id: row for row in (await session.execute(stmt)).all()}
 
 
-async def escalated(session: AsyncSession, window: Window) -> list[CallbackRow]:
+@dataclass(frozen=True)
+class EscalationRow:
+    """A call-back's escalation: who held it, who it went to (None: nobody), its check task."""
+
+    task_id: int
+    phone: str | None
+    responsible_id: int
+    due_at: datetime
+    escalated_at: datetime
+    from_id: int | None
+    to_id: int | None
+    check_task_id: int | None
+
+
+async def escalated(session: AsyncSession, window: Window) -> list[EscalationRow]:
     """Call-back tasks escalated within the window, in order."""
+    check = aliased(Task)
     stmt = (
-        _callback_select()
-        .where(Task.escalated_at >= window.start, Task.escalated_at < window.end)
+        select(
+            Task.id,
+            Contact.phone,
+            Task.responsible_manager_id,
+            Task.due_at,
+            Task.escalated_at,
+            Task.escalated_from_manager_id,
+            Task.escalated_to_manager_id,
+            check.id,
+        )
+        .join(Contact, Contact.id == Task.contact_id)
+        .outerjoin(check, check.escalation_of_task_id == Task.id)
+        .where(
+            Task.purpose == TaskPurpose.CALLBACK.value,
+            Task.escalated_at >= window.start,
+            Task.escalated_at < window.end,
+        )
         .order_by(Task.escalated_at, Task.id)
     )
-    return [CallbackRow(*row) for row in (await session.execute(stmt)).all()]
+    return [EscalationRow(*row) for row in (await session.execute(stmt)).all()]
 
 
 async def people(session: AsyncSession) -> dict[int, Person]:
