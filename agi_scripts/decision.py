@@ -57,8 +57,37 @@ def incoming_call(env: AgiEnv, region: str) -> IncomingCall:
         uniqueid=env.uniqueid[:64],
         caller=caller,
         caller_name=env.calleridname[:80],
-        did=(env.dnid if env.dnid not in ("", "unknown") else env.extension)[:32],
+        did=dialled_number(env, region),
     )
+
+
+_DID_ARGUMENT = "did="
+_MAX_ARGS = 8
+
+
+def dialled_number(env: AgiEnv, region: str) -> str:
+    """The number the caller dialled, which picks the department: the dialplan's explicit
+    `AGI(…,did=${EXTEN})` argument when given, else Asterisk's DNID, else the extension
+    (they agree in every recorded call: the request URI's user, `7000`). E.164 when it is a
+    phone number, as departments' lines are stored; else as sent, cut to 32 characters."""
+    raw = ""
+    for n in range(1, _MAX_ARGS + 1):
+        argument = env.get(f"agi_arg_{n}")
+        if argument.startswith(_DID_ARGUMENT):
+            raw = argument[len(_DID_ARGUMENT) :]
+            break
+    if not raw:
+        raw = env.dnid if env.dnid not in ("", "unknown") else env.extension
+    return _as_line(raw[:64], region)
+
+
+@functools.lru_cache(maxsize=256)
+def _as_line(raw: str, region: str) -> str:
+    """A company has a few lines: each spelling is parsed once, not once per call."""
+    try:
+        return try_normalize_phone(raw, region) or raw[:32]
+    except Exception:  # libphonenumber on hostile input: keep the text, it matches no line
+        return raw[:32]
 
 
 class Decider(Protocol):

@@ -20,20 +20,26 @@ from router.directory import ContactView, Department, Directory, Manager, Role, 
 from .db import Database
 from .tables import Contact
 from .tables import Department as DepartmentRow
+from .tables import DepartmentDid as DepartmentDidRow
 from .tables import Holiday as HolidayRow
 from .tables import Manager as ManagerRow
 from .tables import WorkingHours as WorkingHoursRow
 
 
 async def load_directory(session: AsyncSession) -> Directory:
-    """Every department with its week and holidays, and every manager (inactive ones included)."""
+    """Every department with its week, holidays and lines, the default department, and every
+    manager (inactive ones included): a handful of statements per load, none per call."""
     hours: dict[int, dict[int, list]] = defaultdict(lambda: defaultdict(list))
     for row in await session.scalars(select(WorkingHoursRow)):
         hours[row.department_id][row.weekday].append((row.starts_at, row.ends_at))
     holidays: dict[int, set] = defaultdict(set)
     for row in await session.scalars(select(HolidayRow)):
         holidays[row.department_id].add(row.day)
+    dids: dict[int, set[str]] = defaultdict(set)
+    for row in await session.scalars(select(DepartmentDidRow)):
+        dids[row.department_id].add(row.number)
     departments = []
+    default_id = None
     for row in await session.scalars(select(DepartmentRow).order_by(DepartmentRow.id)):
         week = hours.get(row.id)
         schedule = (
@@ -45,7 +51,9 @@ async def load_directory(session: AsyncSession) -> Directory:
             if week
             else WorkingHours.always(row.timezone)
         )
-        departments.append(Department(row.id, row.name, schedule))
+        departments.append(Department(row.id, row.name, schedule, frozenset(dids.get(row.id, ()))))
+        if row.is_default:
+            default_id = row.id
     managers = tuple(
         Manager(
             id=row.id,
@@ -57,7 +65,7 @@ async def load_directory(session: AsyncSession) -> Directory:
         )
         for row in await session.scalars(select(ManagerRow).order_by(ManagerRow.id))
     )
-    return Directory(tuple(departments), managers)
+    return Directory(tuple(departments), managers, default_id)
 
 
 # The caller look-up: one statement on the unique phone index; its columns are a ContactView's

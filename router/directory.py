@@ -65,6 +65,8 @@ class Department:
     id: int
     name: str
     hours: WorkingHours = field(default_factory=WorkingHours.always)
+    # The numbers (E.164) callers dial to reach this department: its lines.
+    dids: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -87,14 +89,23 @@ class Manager:
 class Directory:
     """Everyone who can be rung, as of one load from the database."""
 
-    departments: tuple[Department, ...] = ()
+    departments: tuple[Department, ...] = ()  # in id order
     managers: tuple[Manager, ...] = ()
+    # The department a call to no department's line goes to (None: not set).
+    default_department_id: int | None = None
 
     def manager(self, manager_id: int | None) -> Manager | None:
         return next((m for m in self.managers if m.id == manager_id), None)
 
     def department(self, department_id: int | None) -> Department | None:
         return next((d for d in self.departments if d.id == department_id), None)
+
+    def departments_of_did(self, did: str) -> tuple[Department, ...]:
+        """The departments whose lines include `did` (E.164): one, or none; several only in a
+        snapshot the database did not check (it keeps a number with one department)."""
+        if not did:
+            return ()
+        return tuple(d for d in self.departments if did in d.dids)
 
     def by_role(self, role: Role) -> tuple[Manager, ...]:
         return tuple(m for m in self.managers if m.role is role and m.active)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from router.plan import RoutePlan, Target
 
 
@@ -9,16 +13,36 @@ def _who(target: Target) -> str:
     return f"{target.name} ({target.endpoint})" if target.name else target.endpoint
 
 
-def format_plan(plan: RoutePlan) -> str:
-    """The plan step by step with the reason for each, as plain text lines (no trailing newline)."""
+def _moment(at: datetime, timezone: str) -> str:
+    local = at.astimezone(ZoneInfo(timezone))
+    return f"{local:%Y-%m-%d %H:%M %a} ({timezone})"
+
+
+def format_plan(plan: RoutePlan, timezone: str | None = None, warnings: Sequence[str] = ()) -> str:
+    """The plan step by step with the reason for each, as plain text lines (no trailing newline).
+
+    Says which department the call was for and why, and the moment the plan was made for in
+    `timezone` (default: the department's), and the department's own time when it differs;
+    `warnings` come right after, one `Warning:` line each."""
     caller = plan.call.caller or "anonymous"
     head = f"Plan {plan.id} for {caller}"
     if plan.call.did:
         head += f" calling {plan.call.did}"
-    lines = [
-        head,
-        f"Lead: {plan.lead.value}" + (f", contact #{plan.contact_id}" if plan.contact_id else ""),
-    ]
+    lines = [head]
+    choice = plan.department
+    zone = choice.department.hours.timezone if choice and choice.department else None
+    if plan.at is not None:
+        shown = timezone or zone or "UTC"
+        moment = f"Evaluated at {_moment(plan.at, shown)}"
+        if zone is not None and zone != shown:
+            moment += f", {_moment(plan.at, zone)} for the department"
+        lines.append(moment)
+    if choice is not None:
+        lines.append(f"Department: {choice.name or 'none'} ({choice.why})")
+    lines.extend(f"Warning: {warning}" for warning in warnings)
+    lines.append(
+        f"Lead: {plan.lead.value}" + (f", contact #{plan.contact_id}" if plan.contact_id else "")
+    )
     if plan.after_hours:
         lines.append(f"After hours: {plan.reason}. The dialplan plays the after-hours message;")
         lines.append("the call is recorded as an after-hours missed call.")

@@ -13,6 +13,7 @@ import hashlib
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from router.departments import DepartmentChoice, choose_department
 from router.directory import ContactView, Department, Directory, Manager, Role
 from router.policy import ADDITIVE_KINDS, DEFAULT_POLICY, RoutingPolicy, StepKind, StepRule
 
@@ -28,7 +29,9 @@ class IncomingCall:
     uniqueid: str  # the caller channel's Asterisk uniqueid; becomes the plan id
     caller: str | None  # E.164, or None when anonymous or not a phone number
     caller_name: str = ""
-    did: str = ""  # the number the caller dialled
+    # The number the caller dialled: E.164 when it is a phone number (departments' lines are
+    # matched on it), else as Asterisk sent it.
+    did: str = ""
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,9 @@ class RoutePlan:
     steps: tuple[EscalationStep, ...]
     after_hours: bool = False
     reason: str = ""
+    # Which department the call is for and why: its managers, its head, its hours.
+    department: DepartmentChoice | None = None
+    at: datetime | None = None  # the moment the plan was made for
 
     @property
     def total_seconds(self) -> int:
@@ -94,17 +100,17 @@ def plan(
     lead = _lead_status(call, contact)
     contact_id = contact.id if contact is not None else None
     pid = plan_id or call.uniqueid or _derived_id(call, now)
-    department = _sales_department(directory, policy)
+    choice = choose_department(directory, call.did, policy.department_id)
+    department = choice.department
+    made = RoutePlan(pid, call, lead, contact_id, (), department=choice, at=now)
     if department is not None and not department.hours.is_open(now):
-        return RoutePlan(
-            pid, call, lead, contact_id, (), after_hours=True, reason=f"{department.name} is closed"
-        )
+        return replace(made, after_hours=True, reason=f"{department.name} is closed")
     responsible = _responsible(directory, contact, now)
     steps = _build_steps(directory, policy, department, responsible, now)
     if not steps:
         reason = "nobody can be rung: no available manager and no fallback targets"
-        return RoutePlan(pid, call, lead, contact_id, (), reason=reason)
-    return RoutePlan(pid, call, lead, contact_id, steps, reason=_why(lead, contact, responsible))
+        return replace(made, reason=reason)
+    return replace(made, steps=steps, reason=_why(lead, contact, responsible))
 
 
 def _lead_status(call: IncomingCall, contact: ContactView | None) -> LeadStatus:
@@ -116,12 +122,6 @@ def _lead_status(call: IncomingCall, contact: ContactView | None) -> LeadStatus:
 def _derived_id(call: IncomingCall, now: datetime) -> str:
     seed = f"{call.caller}|{call.did}|{now.isoformat()}".encode()
     return "plan-" + hashlib.sha256(seed).hexdigest()[:16]
-
-
-def _sales_department(directory: Directory, policy: RoutingPolicy) -> Department | None:
-    if policy.department_id is not None:
-        return directory.department(policy.department_id)
-    return directory.departments[0] if directory.departments else None
 
 
 def _available(manager: Manager | None, now: datetime) -> bool:
@@ -146,25 +146,30 @@ class _Staff:
     """Who can be rung at `now`, by role, each list in id order: worked out once per plan."""
 
     department: tuple[Target, ...]  # the department's managers (all managers with no department)
-    heads: tuple[Target, ...]
+    heads: tuple[Target, ...]  # its heads and those of no department; else every head
     owners: tuple[Target, ...]
 
     @classmethod
     def at(cls, directory: Directory, department: Department | None, now: datetime) -> _Staff:
         members: list[Target] = []
         heads: list[Target] = []
+        other_heads: list[Target] = []  # heads of other departments: when it has none
         owners: list[Target] = []
         for manager in sorted(directory.managers, key=lambda m: m.id):
             if not _available(manager, now):
                 continue
+            ours = department is None or manager.department_id == department.id
             if manager.role is Role.MANAGER:
-                if department is None or manager.department_id == department.id:
+                if ours:
                     members.append(_target(manager))
             elif manager.role is Role.HEAD_OF_SALES:
-                heads.append(_target(manager))
+                if ours or manager.department_id is None:
+                    heads.append(_target(manager))
+                else:
+                    other_heads.append(_target(manager))
             elif manager.role is Role.OWNER:
                 owners.append(_target(manager))
-        return cls(tuple(members), tuple(heads), tuple(owners))
+        return cls(tuple(members), tuple(heads or other_heads), tuple(owners))
 
 
 def _rule_targets(
@@ -190,7 +195,7 @@ def _dedupe(targets: list[Target]) -> tuple[Target, ...]:
 
 _REASONS = {
     StepKind.RESPONSIBLE: "the client's responsible manager alone",
-    StepKind.DEPARTMENT: "the sales department rings at once; the first to answer takes the call",
+    StepKind.DEPARTMENT: "the department rings at once; the first to answer takes the call",
     StepKind.HEAD_OF_SALES: "the head of sales is added; the department keeps ringing",
     StepKind.OWNER: "the owner is added for the last timeout",
 }

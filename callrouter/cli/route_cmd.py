@@ -7,6 +7,7 @@ import click
 from core.phones import try_normalize_phone
 from models.db import Database
 from models.directory import find_contact_view, load_directory
+from router.departments import department_warnings
 from router.directory import ContactView, Directory
 from router.explain import format_plan
 from router.plan import IncomingCall, plan
@@ -22,17 +23,21 @@ def route_group() -> None:
 
 @route_group.command("explain")
 @click.option("--caller", required=True, help="The caller's number as Asterisk would show it.")
-@click.option("--did", default="", help="The number dialled.")
+@click.option(
+    "--did", default="", help="The number dialled (picks the department whose line it is)."
+)
 @click.option(
     "--at", "at_text", default=None, help="When: 'YYYY-MM-DD HH:MM' (company time); default now."
 )
 @json_option
 @pass_app
 def route_explain(app: AppContext, caller: str, did: str, at_text: str | None) -> None:
-    """Print the plan step by step with the reasons."""
+    """Print the plan step by step with the reasons: which department, when, who rings."""
     settings = app.settings
     at = parse_when(at_text, app.tz, app.now()) if at_text else app.now()
     number = try_normalize_phone(caller, settings.default_region)
+    # Matched as the router matches the number Asterisk reports: E.164 when it is a number.
+    dialled = (try_normalize_phone(did, settings.default_region) or did.strip())[:32]
 
     async def work(db: Database) -> tuple[Directory, ContactView | None]:
         async with db.reader() as s:
@@ -41,10 +46,23 @@ def route_explain(app: AppContext, caller: str, did: str, at_text: str | None) -
             return directory, contact
 
     directory, contact = run(work, app)
-    call = IncomingCall(uniqueid="explain", caller=number, caller_name="", did=did)
-    route = plan(call, directory, contact, at, policy_from_settings(settings.routing))
+    policy = policy_from_settings(settings.routing)
+    call = IncomingCall(uniqueid="explain", caller=number, caller_name="", did=dialled)
+    route = plan(call, directory, contact, at, policy)
+    warnings = department_warnings(directory, at, policy.department_id)
+    choice = route.department
+    department = choice.department if choice is not None else None
     data = {
         "caller": number,
+        "did": dialled,
+        "at": at.astimezone(app.tz).isoformat(),
+        "department": {
+            "id": department.id if department else None,
+            "name": department.name if department else None,
+            "basis": choice.basis.value if choice else None,
+            "why": choice.why if choice else None,
+        },
+        "warnings": list(warnings),
         "lead": route.lead.value,
         "contact_id": route.contact_id,
         "after_hours": route.after_hours,
@@ -60,4 +78,4 @@ def route_explain(app: AppContext, caller: str, did: str, at_text: str | None) -
             for s in route.steps
         ],
     }
-    emit_object(app, data, lambda: format_plan(route))
+    emit_object(app, data, lambda: format_plan(route, settings.timezone, warnings))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from crm import staff
+from crm import department_lines, ownership, staff
 from models.db import Database
 from models.errors import InputError
 
@@ -13,7 +13,7 @@ from .common import AppContext, emit_rows, json_option, local_time, parse_day, p
 
 @click.group("departments")
 def departments() -> None:
-    """Sales departments, their working hours and holidays."""
+    """Sales departments, their working hours, holidays and lines (DIDs); the default one."""
 
 
 @departments.command("add")
@@ -22,13 +22,22 @@ def departments() -> None:
 @click.option(
     "--hours", default=None, help="Week schedule, e.g. 'mon-fri 09:00-18:00; sat 10:00-14:00'."
 )
+@click.option(
+    "--did", "dids", multiple=True, help="A number callers dial to reach it (repeatable)."
+)
 @pass_app
-def department_add(app: AppContext, name: str, timezone: str | None, hours: str | None) -> None:
+def department_add(
+    app: AppContext, name: str, timezone: str | None, hours: str | None, dids: tuple[str, ...]
+) -> None:
+    numbers = department_lines.parse_dids(dids, app.settings.default_region)
+
     async def work(db: Database) -> int:
         async with db.transaction() as s:
             department = await staff.add_department(s, name, timezone or app.settings.timezone)
             if hours:
                 await staff.set_hours(s, department, hours)
+            for number in numbers:
+                await department_lines.add_did(s, department, number)
             return department.id
 
     click.echo(f"department #{run(work, app)} {name!r} added")
@@ -74,6 +83,7 @@ def department_list(app: AppContext) -> None:
     async def work(db: Database) -> list[dict]:
         async with db.reader() as s:
             rows = []
+            lines = await department_lines.lines_by_department(s)
             for d in await staff.list_departments(s):
                 await s.refresh(d, ["hours", "holidays"])
                 rows.append(
@@ -87,11 +97,65 @@ def department_list(app: AppContext) -> None:
                         )
                         or "always open",
                         "holidays": ", ".join(sorted(h.day.isoformat() for h in d.holidays)),
+                        "lines": ", ".join(lines.get(d.id, ())),
+                        "default": d.is_default,
                     }
                 )
             return rows
 
     emit_rows(app, run(work, app), "no departments yet")
+
+
+@departments.command("default")
+@click.argument("department")
+@pass_app
+def department_default(app: AppContext, department: str) -> None:
+    """Make DEPARTMENT the one a call to no department's line goes to."""
+
+    async def work(db: Database) -> str:
+        async with db.transaction() as s:
+            row = await staff.get_department(s, department)
+            await department_lines.set_default(s, row)
+            return row.name
+
+    click.echo(f"{run(work, app)!r} is the default department")
+
+
+@departments.group("did")
+def department_did() -> None:
+    """A department's lines: the numbers callers dial to reach it (DIDs)."""
+
+
+@department_did.command("add")
+@click.argument("department")
+@click.argument("number")
+@pass_app
+def department_did_add(app: AppContext, department: str, number: str) -> None:
+    did = department_lines.parse_did(number, app.settings.default_region)
+
+    async def work(db: Database) -> str:
+        async with db.transaction() as s:
+            row = await staff.get_department(s, department)
+            await department_lines.add_did(s, row, did)
+            return row.name
+
+    click.echo(f"{did} now rings {run(work, app)!r}")
+
+
+@department_did.command("remove")
+@click.argument("department")
+@click.argument("number")
+@pass_app
+def department_did_remove(app: AppContext, department: str, number: str) -> None:
+    did = department_lines.parse_did(number, app.settings.default_region)
+
+    async def work(db: Database) -> str:
+        async with db.transaction() as s:
+            row = await staff.get_department(s, department)
+            await department_lines.remove_did(s, row, did)
+            return row.name
+
+    click.echo(f"{did} is no longer a line of {run(work, app)!r}")
 
 
 @click.group("managers")
@@ -184,11 +248,11 @@ def manager_edit(
 
     async def work(db: Database) -> str:
         async with db.transaction() as s:
-            row = await staff.get_manager(s, manager, tech)
+            # Editing changes one person: a name two managers bear lists both, whatever
+            # their state, instead of picking one.
+            row = await staff.get_manager(s, manager, tech, prefer_active=False)
             if name is not None:
-                if not name.strip():
-                    raise InputError("a manager needs a name")
-                row.name = name.strip()
+                row.name = await staff.check_manager_name(s, name, exclude_id=row.id)
             if new_endpoint and new_endpoint != row.endpoint:
                 try:
                     other = await staff.get_manager(s, new_endpoint, tech)
@@ -203,7 +267,8 @@ def manager_edit(
                 row.role = new_role.value
             if email is not None:
                 row.email = staff.check_email(email)
-            if activate:
+            if activate and not row.active:
+                await staff.check_manager_name(s, row.name, exclude_id=row.id)
                 row.active = True
             return row.name
 
@@ -212,16 +277,40 @@ def manager_edit(
 
 @managers.command("deactivate")
 @click.argument("manager")
+@click.option("--to", "successor", default=None, metavar="MANAGER", help="Who takes their work.")
+@click.option(
+    "--redistribute", is_flag=True, help="Share their clients out by the fair rule instead."
+)
 @pass_app
-def manager_deactivate(app: AppContext, manager: str) -> None:
-    """Stop ringing a manager (they left or are on leave); their history stays."""
+def manager_deactivate(
+    app: AppContext, manager: str, successor: str | None, redistribute: bool
+) -> None:
+    """Stop ringing a manager (they left or are on leave); their clients, open deals and open
+    tasks go to a successor (--to) or by the fair rule (--redistribute), in one transaction.
+    Their history stays. Run it again on a deactivated manager who still holds work."""
+    tech, leads = app.settings.endpoint_technology, app.settings.leads
 
-    async def work(db: Database) -> str:
+    async def work(db: Database) -> ownership.Handover:
         async with db.transaction() as s:
-            row = await staff.get_manager(s, manager, app.settings.endpoint_technology)
-            if not row.active:
-                raise InputError(f"manager {row.name!r} is already deactivated")
-            row.active = False
-            return row.name
+            leaving = await staff.get_manager(s, manager, tech)
+            heir = await staff.get_manager(s, successor, tech) if successor else None
+            return await ownership.hand_over(
+                s,
+                leaving,
+                successor=heir,
+                redistribute=redistribute,
+                closed_statuses=leads.closed_statuses,
+                now=app.now(),
+                actor="cli:deactivate",
+            )
 
-    click.echo(f"manager {run(work, app)!r} deactivated")
+    done = run(work, app)
+    click.echo(f"manager {done.leaving.name!r} deactivated")
+    moved = done.moved
+    for target in moved.targets():
+        click.echo(
+            f"  to {done.names.get(target, f'#{target}')!r}: {moved.contacts[target]} client(s), "
+            f"{moved.deals[target]} open deal(s), {moved.tasks[target]} open task(s)"
+        )
+    if not done.anything:
+        click.echo("  they held no clients, open deals or open tasks")

@@ -6,12 +6,16 @@ from __future__ import annotations
 import asyncio
 import socket
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from ami_listener.refused import RefusedCalls
 from core.settings import Settings
 from models import migrate
 from models.db import Database
+from models.directory import load_directory
+from router.departments import department_warnings
+from router.settings import policy_from_settings
 
 from .ami_part import refused_calls_dir, spool_calls_dir
 from .statusfile import process_alive, read_status, status_path
@@ -32,6 +36,8 @@ class Health:
     checks: tuple[Check, ...]
     spool_depth: int
     refused: int = 0
+    # Things to fix that do not make the service unhealthy (e.g. an ambiguous default department).
+    warnings: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -43,6 +49,7 @@ class Health:
             "checks": {c.name: {"ok": c.ok, "detail": c.detail} for c in self.checks},
             "spool_depth": self.spool_depth,
             "refused": self.refused,
+            "warnings": list(self.warnings),
         }
 
 
@@ -121,10 +128,27 @@ async def gather_health(settings: Settings) -> Health:
     depth = spool_depth(settings)
     spool = Check("spool", True, f"{depth} call(s) waiting for the database")
     refused = refused_count(settings)
-    return Health((agi, ami, database, spool, check_refused(refused)), depth, refused)
+    warnings = await directory_warnings(settings) if database.ok else ()
+    checks = (agi, ami, database, spool, check_refused(refused))
+    return Health(checks, depth, refused, warnings)
+
+
+async def directory_warnings(settings: Settings) -> tuple[str, ...]:
+    """What `route explain` warns about the departments, as of now; () when unreadable."""
+    db = Database(settings.database_url)
+    try:
+        async with asyncio.timeout(DB_TIMEOUT), db.reader() as session:
+            directory = await load_directory(session)
+    except Exception:
+        return ()  # the database check already says whether the database is usable
+    finally:
+        await db.dispose()
+    configured = policy_from_settings(settings.routing).department_id
+    return department_warnings(directory, datetime.now(UTC), configured)
 
 
 def health_text(health: Health) -> str:
     lines = [f"{c.name:<9} {'ok  ' if c.ok else 'FAIL'}  {c.detail}" for c in health.checks]
+    lines.extend(f"warning   {warning}" for warning in health.warnings)
     lines.append("all good" if health.ok else "NOT healthy")
     return "\n".join(lines)
