@@ -15,7 +15,7 @@ from agi_scripts.channel import CallChannel
 from agi_scripts.decision import Decision
 from agi_scripts.errors import AGIError, AGIHangup
 from core import dialplan as var
-from core.channels import endpoint_of
+from core.phonebook import PhoneBook
 from router.plan import EscalationStep, RoutePlan
 
 log = logging.getLogger(__name__)
@@ -161,8 +161,19 @@ class PlanExecutor:
         return status.upper() if status else None
 
     async def _answerer(self, plan: RoutePlan) -> int | None:
+        """The manager whose phone answered: DIALEDPEERNAME (`PJSIP/cafe-beef-0000001b`,
+        `Local/101@ctx-0000000a;1`) read as one of the plan's managers' phones."""
         peer = await self._read(var.ASTERISK_DIALEDPEERNAME)
-        return plan.manager_for(endpoint_of(peer)) if peer else None
+        if not peer:
+            return None
+        phones = PhoneBook.of(
+            target.endpoint
+            for step in plan.steps
+            for target in step.targets
+            if target.manager_id is not None
+        )
+        phone = phones.phone_of(peer)
+        return plan.manager_for(phone) if phone is not None else None
 
     async def _read(self, name: str) -> str | None:
         try:

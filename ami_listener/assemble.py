@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from core import dialplan
 from core.calls import Direction
 from core.channels import endpoint_of, parse_channel
+from core.phonebook import PhoneBook
 from core.phones import try_normalize_phone
 
 from .calls import CallLeg, CompletedCall, Disposition
@@ -38,16 +39,21 @@ _CDR_DIAL_STATUS = {"ANSWERED": "ANSWER", "NO ANSWER": "NOANSWER", "BUSY": "BUSY
 class EndpointClassifier:
     """Tells trunks from phones.
 
-    With `trunks` configured, exactly those endpoints (or resource names, e.g. "carrier") are
-    trunks. Without it, an endpoint whose resource is all digits and at most
-    `internal_max_digits` long ("SIP/101") is a phone and anything else a trunk (a Local
-    channel's resource is its extension: `Local/101@ctx` is a phone, `Local/3-103@ctx` not).
+    With `phones` (the directory's, see `core.phonebook`) a channel is a manager's phone
+    exactly when the directory lists it, whatever its name looks like. Without it (no
+    directory was ever loaded) the old heuristic stands in: with `trunks` configured, exactly
+    those endpoints (or resource names, e.g. "carrier") are trunks; without, an endpoint whose
+    resource is all digits and at most `internal_max_digits` long ("SIP/101") is a phone and
+    anything else a trunk (a Local channel's resource is its extension: `Local/101@ctx` is a
+    phone, `Local/3-103@ctx` not).
     """
 
     trunks: frozenset[str] = frozenset()
     internal_max_digits: int = 6
+    phones: PhoneBook | None = None
 
     def is_trunk(self, endpoint: str) -> bool:
+        """A configured trunk, or (no trunks configured) whatever the heuristic takes for one."""
         resource = parse_channel(endpoint).extension
         if self.trunks:
             return endpoint in self.trunks or resource in self.trunks
@@ -55,6 +61,13 @@ class EndpointClassifier:
 
     def is_internal_number(self, number: str) -> bool:
         return number.isdigit() and len(number) <= self.internal_max_digits
+
+    def phone_of(self, endpoint: str) -> str | None:
+        """The directory's endpoint of the phone behind `endpoint`; with no directory, the
+        endpoint itself when the heuristic takes it for a phone; None for anything else."""
+        if self.phones is not None:
+            return self.phones.phone_of(endpoint)
+        return None if self.is_trunk(endpoint) else endpoint
 
 
 def build_call(
@@ -66,7 +79,7 @@ def build_call(
     cdrs = list(call.cdrs.values())
     legs = _legs(call, cdrs)
     dialed = _dialed_number(call, cdrs)
-    direction = _direction(caller_endpoint, dialed, legs, classifier)
+    direction = _direction(call, caller_endpoint, dialed, legs, classifier)
 
     answered_leg = next((leg for leg in legs if leg.answered), None)
     answered_at = call.answered_at
@@ -93,8 +106,8 @@ def build_call(
         ring_seconds=_ring_seconds(started_at, answered_at, ended_at, abandon_seconds),
         talk_seconds=_talk_seconds(call, cdrs, answered_leg, answered_at, ended_at),
         disposition=_disposition(answered_leg is not None, cdrs, legs),
-        answered_by=answered_leg.endpoint if answered_leg else None,
-        manager_endpoint=None if direction == Direction.INBOUND else caller_endpoint or None,
+        answered_by=_answerer(answered_leg, classifier),
+        manager_endpoint=_placed_by(direction, caller_endpoint, classifier),
         abandoned=abandoned,
         abandon_seconds=abandon_seconds,
         after_hours=dialplan.is_yes(call.variables.get(dialplan.AFTER_HOURS)),
@@ -190,11 +203,68 @@ def _ring_seconds(
 
 
 def _direction(
+    call: CallState,
+    caller_endpoint: str,
+    dialed: str | None,
+    legs: list[CallLeg],
+    classifier: EndpointClassifier,
+) -> Direction:
+    phones = classifier.phones
+    if phones is None:
+        return _heuristic_direction(caller_endpoint, dialed, legs, classifier)
+    if (
+        caller_endpoint
+        and not phones.is_phone(caller_endpoint)
+        and _came_from_outside(call, caller_endpoint, legs, classifier, phones)
+    ):
+        return Direction.INBOUND
+    # Placed by a manager's phone, or by another device of the office (a fax, a door phone).
+    if any(_leaves(leg.endpoint, classifier, phones) for leg in legs):
+        return Direction.OUTBOUND
+    if (
+        not legs
+        and dialed
+        and not classifier.is_internal_number(dialed.lstrip("+"))
+        and phones.phone_of(f"Local/{dialed}") is None
+    ):
+        return Direction.OUTBOUND
+    return Direction.INTERNAL
+
+
+def _came_from_outside(
+    call: CallState,
+    caller_endpoint: str,
+    legs: list[CallLeg],
+    classifier: EndpointClassifier,
+    phones: PhoneBook,
+) -> bool:
+    """Whether a caller that is no manager's phone is a trunk bringing a client in.
+
+    With trunks configured, exactly those are; any other device is the office's own. Without,
+    the call tells: a call our router handled, or that rang a manager's phone, or rang nobody,
+    came in; a device whose call only reached trunks (`PJSIP/office-fax` dialling a client)
+    is the office calling out, and must not count as a client's inbound call."""
+    if classifier.trunks:
+        return classifier.is_trunk(caller_endpoint)
+    if dialplan.PLAN_ID in call.variables or not legs:
+        return True
+    if any(phones.is_phone(leg.endpoint) for leg in legs):
+        return True
+    return not any(classifier.is_trunk(leg.endpoint) for leg in legs)
+
+
+def _leaves(endpoint: str, classifier: EndpointClassifier, phones: PhoneBook) -> bool:
+    """A leg that takes the call out of the office: a trunk that is no manager's phone."""
+    return not phones.is_phone(endpoint) and classifier.is_trunk(endpoint)
+
+
+def _heuristic_direction(
     caller_endpoint: str,
     dialed: str | None,
     legs: Iterable[CallLeg],
     classifier: EndpointClassifier,
 ) -> Direction:
+    """Without a directory: trunks and phones told apart by `EndpointClassifier` alone."""
     if caller_endpoint and classifier.is_trunk(caller_endpoint):
         return Direction.INBOUND
     if any(classifier.is_trunk(leg.endpoint) for leg in legs):
@@ -202,6 +272,28 @@ def _direction(
     if dialed and not classifier.is_internal_number(dialed.lstrip("+")):
         return Direction.OUTBOUND
     return Direction.INTERNAL
+
+
+def _answerer(leg: CallLeg | None, classifier: EndpointClassifier) -> str | None:
+    """Who answered: a manager's phone as the directory spells it (a Local channel to 101 is
+    `PJSIP/101`), anything else (a trunk, a stranger) as its own endpoint."""
+    if leg is None:
+        return None
+    if classifier.phones is None:
+        return leg.endpoint
+    return classifier.phones.phone_of(leg.endpoint) or leg.endpoint
+
+
+def _placed_by(
+    direction: Direction, caller_endpoint: str, classifier: EndpointClassifier
+) -> str | None:
+    """The manager's phone that placed an outbound or internal call; None for inbound calls and
+    for devices no manager has (with a directory loaded)."""
+    if direction == Direction.INBOUND or not caller_endpoint:
+        return None
+    if classifier.phones is None:
+        return caller_endpoint
+    return classifier.phones.phone_of(caller_endpoint)
 
 
 def _external_raw(

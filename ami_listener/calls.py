@@ -76,9 +76,11 @@ class CompletedCall:
                          otherwise measured from the events; 0 when not answered.
     disposition:         "ANSWERED" / "NO ANSWER" / "BUSY" / "FAILED".
     answered_by:         endpoint of the leg that answered ("SIP/102"; for outbound the trunk),
-                         or None.
-    manager_endpoint:    for outbound and internal calls the phone that placed the call
-                         ("SIP/101"); None for inbound (see answered_by).
+                         or None; a manager's phone as the directory spells it (a Local
+                         channel to 101 → "PJSIP/101").
+    manager_endpoint:    for outbound and internal calls the manager's phone that placed the
+                         call ("SIP/101", as the directory spells it); None for inbound (see
+                         answered_by) and for a device no manager has ("PJSIP/office-fax").
     abandoned:           inbound, nobody answered, and the caller hung up first.
     abandon_seconds:     seconds from the start of the call until the caller hung up, when
                          abandoned; else None.

@@ -34,7 +34,7 @@ from .message import AmiMessage as Message
 from .refused import RefusedCalls
 from .sink import CallRefused, CallSink
 from .spool import CallSpool
-from .tracker import CallTracker
+from .tracker import CallTracker, PhoneSource
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +83,14 @@ class AmiListener:
         refused_dir: Path | None = None,
         on_event: EventObserver | None = None,
         on_refused: RefusalObserver | None = None,
+        phones: PhoneSource | None = None,
     ) -> None:
         """`on_event` sees every AMI event as it arrives, before it is queued (it must not
         block: counting, timing); `on_refused` hears of every call set aside. `refused_dir`
-        defaults to `refused/` inside the spool directory."""
+        defaults to `refused/` inside the spool directory. `phones` tells which endpoints are
+        managers' phones (the directory's, asked as each call is assembled; it must not block);
+        without it, or while it gives None, `settings.trunk_endpoints` and
+        `settings.internal_max_digits` tell trunks from phones by their names."""
         self.settings = settings
         self.system = system
         self.sink = sink
@@ -96,6 +100,7 @@ class AmiListener:
             cdr_grace=settings.cdr_grace,
             trunk_endpoints=settings.trunk_endpoints,
             internal_max_digits=settings.internal_max_digits,
+            phones=phones,
         )
         self.queue: asyncio.Queue[Message] = asyncio.Queue(settings.queue_size)
         self.connection = AmiConnection(settings, self._enqueue, filters=event_filters, sleep=sleep)

@@ -26,9 +26,11 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from core import dialplan
+from core.phonebook import PhoneBook
 
 from .assemble import EndpointClassifier, build_call
 from .calls import CompletedCall
@@ -46,6 +48,7 @@ from .state import (
 log = logging.getLogger(__name__)
 
 AmiEvent = Mapping[str, Any]
+PhoneSource = Callable[[], PhoneBook | None]  # the directory's phones now; None: never loaded
 _REMEMBERED = 10_000  # emitted / ignored linkedids kept to refuse duplicates and repeat warnings
 _RESTART_UPTIME = 5.0  # without a clock, a FullyBooted this young means Asterisk just started
 _RECORDING = dialplan.ASTERISK_MIXMONITOR_FILENAME
@@ -63,12 +66,16 @@ class CallTracker:
         stale_after: float = 24 * 3600.0,
         trunk_endpoints: Iterable[str] = (),
         internal_max_digits: int = 6,
+        phones: PhoneSource | None = None,
     ) -> None:
+        """`phones` gives the directory's phones at the moment a call is assembled (None: no
+        directory was ever loaded, and trunks are told from phones by their names)."""
         self.system = system
         self.region = region
         self.cdr_grace = cdr_grace
         self.stale_after = stale_after
         self.classifier = EndpointClassifier(frozenset(trunk_endpoints), internal_max_digits)
+        self._phones = phones
         self.bad_events = 0
         self._calls: dict[str, CallState] = {}
         self._uniqueid_to_call: dict[str, str] = {}
@@ -351,6 +358,7 @@ class CallTracker:
 
     def _emit(self, calls: list[CallState]) -> list[CompletedCall]:
         out: list[CompletedCall] = []
+        classifier = self._classifier() if calls else self.classifier
         for call in sorted(calls, key=lambda c: (c.ended_at or 0.0, c.linkedid)):
             del self._calls[call.linkedid]
             for uniqueid in call.channels:
@@ -358,13 +366,17 @@ class CallTracker:
             _remember(self._emitted, call.linkedid)
             try:
                 out.append(
-                    build_call(
-                        call, system=self.system, region=self.region, classifier=self.classifier
-                    )
+                    build_call(call, system=self.system, region=self.region, classifier=classifier)
                 )
             except Exception:
                 log.exception("could not assemble call %s; state: %r", call.linkedid, call)
         return out
+
+    def _classifier(self) -> EndpointClassifier:
+        phones = self._phones() if self._phones is not None else None
+        if phones is None:
+            return self.classifier
+        return replace(self.classifier, phones=phones)
 
 
 class MalformedEvent(ValueError):

@@ -9,8 +9,11 @@ import click
 
 from ami_listener.assemble import EndpointClassifier
 from ami_listener.backfill import parse_master_csv
+from ami_listener.calls import CompletedCall
+from core.phonebook import PhoneBook
 from crm.call_sink import DbCallSink
 from models.db import Database
+from models.directory import load_directory
 from models.errors import InputError
 
 from .common import AppContext, pass_app, run
@@ -35,25 +38,30 @@ def backfill(app: AppContext, source: Path, system: str | None) -> None:
     except FileNotFoundError:
         raise InputError(f"no such file: {source}") from None
     settings = app.settings
-    calls, rejected = parse_master_csv(
-        text,
-        system=system or settings.asterisk_system,
-        region=settings.default_region,
-        classifier=EndpointClassifier(
-            frozenset(settings.ami.trunk_endpoints), settings.ami.internal_max_digits
-        ),
-    )
-    for item in rejected:
-        print(f"line {item.line}: skipped: {item.reason}", file=sys.stderr)
 
-    async def work(db: Database) -> int:
+    async def work(db: Database) -> tuple[list[CompletedCall], int]:
+        # A phone is what the directory says it is (active or not), as on the listener's side.
+        async with db.reader() as session:
+            directory = await load_directory(session)
+        calls, rejected = parse_master_csv(
+            text,
+            system=system or settings.asterisk_system,
+            region=settings.default_region,
+            classifier=EndpointClassifier(
+                frozenset(settings.ami.trunk_endpoints),
+                settings.ami.internal_max_digits,
+                phones=PhoneBook.of_directory(directory),
+            ),
+        )
+        for item in rejected:
+            print(f"line {item.line}: skipped: {item.reason}", file=sys.stderr)
         sink = DbCallSink(db, settings.leads)
         added = 0
         for call in calls:
             added += (await sink.store(call)).created
-        return added
+        return calls, added
 
-    added = run(work, app)
+    calls, added = run(work, app)
     click.echo(
         f"{len(calls)} call(s) in {source}: {added} added, {len(calls) - added} already recorded"
     )

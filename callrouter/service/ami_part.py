@@ -17,6 +17,7 @@ from core.settings import AmiSettings, Settings
 from crm.call_sink import DbCallSink
 from models.db import Database
 
+from .phones import DirectoryPhones
 from .sink import LostCallsToday, TimedSink
 from .statusfile import HEARTBEAT, ListenerStatus, now_iso, status_path, write_status
 
@@ -59,6 +60,8 @@ class AmiPart:
         self.db = Database(settings.database_url)
         self.lost = LostCallsToday(settings.timezone)
         self.sink = TimedSink(DbCallSink(self.db, settings.leads), self.lost)
+        self.phones = DirectoryPhones(self.db, settings.routing.directory_refresh_seconds)
+        self._phones_task: asyncio.Task[None] | None = None
         self.listener: AmiListener | None = None
         self.failed = asyncio.Event()
         self._run_task: asyncio.Task[None] | None = None
@@ -71,6 +74,8 @@ class AmiPart:
         except Exception as exc:
             log.warning("lost calls today not counted from the database (%s)", type(exc).__name__)
         metrics.LIVE.set_probe("callrouter_lost_calls_today", lambda: self.lost.count)
+        await self.phones.refresh()
+        self._phones_task = asyncio.create_task(self.phones.run(), name="ami-phones")
         self._start_listener(self.settings)
 
     def _start_listener(self, settings: Settings) -> None:
@@ -83,6 +88,7 @@ class AmiPart:
             region=settings.default_region,
             on_event=count_event,
             on_refused=count_refused,
+            phones=self.phones,
         )
         self.listener = listener
         self._stopping = False
@@ -156,11 +162,22 @@ class AmiPart:
 
     async def close(self) -> None:
         await self.stop()
+        if self._phones_task is not None:
+            self._phones_task.cancel()
+            await asyncio.gather(self._phones_task, return_exceptions=True)
+            self._phones_task = None
         metrics.LIVE.set_probe("callrouter_lost_calls_today", None)
         await self.db.dispose()
 
     async def reload(self, new: Settings) -> None:
-        """Keep the AMI session unless its connection settings changed."""
+        """Keep the AMI session unless its connection settings changed; reload the phones."""
+        self.phones.refresh_seconds = new.routing.directory_refresh_seconds
+        if await self.phones.refresh():
+            log.info(
+                "listener's phones reloaded: %d in the directory",
+                len(self.phones() or ()),
+                extra={"event": "phones_reloaded"},
+            )
         if new.database_url != self.settings.database_url:
             log.warning("database_url changed: takes effect after a restart")
         if connection_changed(self.settings.ami, new.ami):

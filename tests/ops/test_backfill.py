@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from ami_listener.assemble import EndpointClassifier
 from ami_listener.backfill import parse_master_csv
+from ami_listener.tracker import CallTracker
 from asterisk_sim.transcripts import transcripts_dir
+from core.phonebook import PhoneBook
 from tests.ami.events import replay, scenario_events
 from tests.ami.fixtures import ALL_SCENARIOS
 from tests.ami.test_tracker import ANSWERING_CHANNELS, renamed
@@ -121,10 +124,11 @@ def test_backfill_twice_changes_nothing(cli, tmp_path: Path) -> None:
         ("inbound", "NO ANSWER"),
         ("outbound", "ANSWERED"),
     ]
-    # The answered new number is Борис's lead; the missed one is a call-back for the head of sales.
+    # The answered new number is Борис's lead; the missed one's call-back goes to a manager by
+    # the fair rule (fewest open leads: Анна), not to the head of sales (issue #14, point 1).
     tasks = json.loads(cli("tasks", "list", "--json").out)
     assert sorted((t["responsible"], t["type"], t["comment"].split()[0]) for t in tasks) == [
-        ("Head", "call", "Call"),
+        ("Анна", "call", "Call"),
         ("Борис", "call", "Qualify"),
     ]
 
@@ -187,3 +191,67 @@ def test_the_answering_channel_is_recorded_as_its_endpoint(channel: str, endpoin
     assert call.answered_by == endpoint and [leg.endpoint for leg in call.legs] == [endpoint]
     (live,), _ = replay(renamed(scenario_events(scenario), "SIP/101-00000034", channel))
     assert (call.answered_by, call.direction) == (live.answered_by, live.direction)
+
+
+# ---- phones are what the directory says they are (issue #14, point 6) ---------------------
+
+OUTBOUND = "06-outbound-callback"
+OUTBOUND_PHONE = "SIP/101-00000048"
+INBOUND = "01b-known-client-answered-cdr-mappings"
+
+
+def _by_directory(*phones: str) -> EndpointClassifier:
+    return EndpointClassifier(phones=PhoneBook.of(phones))
+
+
+@pytest.mark.parametrize(
+    ("channel", "manager_endpoint"),
+    [
+        ("SIP/anna-00000048", "SIP/anna"),
+        ("SIP/cafe-beef-00000048", "SIP/cafe-beef"),
+        ("SIP/office-fax-00000048", None),  # no manager's phone: the office calling out
+    ],
+)
+def test_backfill_reads_an_outbound_call_by_the_directory(channel, manager_endpoint) -> None:
+    classifier = _by_directory("SIP/101", "SIP/anna", "SIP/cafe-beef")
+    text = cdr_text(OUTBOUND).replace(OUTBOUND_PHONE, channel)
+    (call,), rejected = parse_master_csv(text, system="pbx1", region="RU", classifier=classifier)
+    assert rejected == []
+    assert (call.direction, call.manager_endpoint) == ("outbound", manager_endpoint)
+    assert call.external_number == "+79161234567"
+    events = renamed(scenario_events(OUTBOUND), OUTBOUND_PHONE, channel)
+    (live,), _ = replay(events, CallTracker("pbx1", phones=lambda: classifier.phones))
+    assert [getattr(call, f) for f in CARRIED] == [getattr(live, f) for f in CARRIED]
+
+
+def test_backfill_maps_a_local_answerer_to_its_extensions_phone() -> None:
+    text = cdr_text(INBOUND).replace("SIP/101-00000034", "Local/101@ctx-0000000a;1")
+    (call,), _ = parse_master_csv(
+        text, system="pbx1", region="RU", classifier=_by_directory("SIP/101")
+    )
+    assert (call.direction, call.answered_by) == ("inbound", "SIP/101")
+
+
+def test_backfill_stores_a_lettered_phones_call_as_its_managers(cli, tmp_path: Path) -> None:
+    """The owner backfills a day the listener missed: Анна's call from `SIP/anna` is her
+    outbound call, the fax's is an outbound call of nobody; neither is a client calling in."""
+    cli("managers", "add", "Анна", "--phone", "SIP/anna")
+    cli("managers", "add", "Борис", "--phone", "SIP/cafe-beef")
+    outbound = cdr_text(OUTBOUND)
+    master = tmp_path / "Master.csv"
+    master.write_text(
+        outbound.replace(OUTBOUND_PHONE, "SIP/anna-00000048")
+        + outbound.replace(OUTBOUND_PHONE, "SIP/office-fax-00000050")
+        .replace("1795746897.126", "1795746997.127")
+        .replace("02:34:", "02:36:")
+        + cdr_text(INBOUND).replace("SIP/101-00000034", "Local/cafe-beef@ctx-0000000a;1"),
+        encoding="utf-8",
+    )
+    done = cli("backfill", "--from", str(master))
+    assert done.code == 0 and "3 added" in done.out
+    calls = json.loads(cli("calls", "list", "--json").out)
+    assert sorted((c["direction"], c["manager"] or "") for c in calls) == [
+        ("inbound", "Борис"),
+        ("outbound", ""),
+        ("outbound", "Анна"),
+    ]
