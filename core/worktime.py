@@ -1,50 +1,165 @@
 """Deadlines in working time: '15 minutes of working time' after a call at 17:55 on a Friday
-lands on Monday morning, not on Friday night. Pure functions over `WorkingHours`."""
+lands on Monday morning, not on Friday night. Pure functions over `WorkingHours`.
+
+Every moment taken or returned is a timezone-aware datetime (the results are in UTC). Working
+time is measured between UTC instants, never between wall-clock times: the schedule is walked
+one local calendar day at a time, each working interval of the day becomes a pair of UTC
+instants, and only those are added or subtracted — so the night clocks go forward (or back) in
+Europe/Berlin is one hour shorter (or longer), as it really is.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from router.directory import WorkingHours
 
 _SEARCH_DAYS = 370  # a year of holidays is the most a schedule can skip
+_RESOLUTION = timedelta(microseconds=1)
 
 
-def _intervals_from(hours: WorkingHours, at: datetime):  # type: ignore[no-untyped-def]
-    """Working intervals (start, end) as aware datetimes, from the one containing `at` onwards."""
+@dataclass(frozen=True)
+class _Span:
+    """One working interval of one local day, as UTC instants."""
+
+    day: date
+    start: datetime
+    end: datetime
+
+
+def _aware(at: datetime) -> datetime:
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise ValueError(f"a naive datetime ({at.isoformat()}) has no place on a clock; pass UTC")
+    return at.astimezone(UTC)
+
+
+def local_instant(day: date, wall: time, zone: ZoneInfo) -> datetime:
+    """The UTC instant a wall clock in `zone` shows `wall` on `day`.
+
+    A wall time shown twice (clocks going back) is its first showing; one never shown (clocks
+    going forward) is the instant the clocks jump, when the day's work can really start or end.
+    """
+    naive = datetime.combine(day, wall)
+    first = naive.replace(tzinfo=zone, fold=0)
+    instant = first.astimezone(UTC)
+    if instant.astimezone(zone).replace(tzinfo=None) == naive:
+        return instant
+    # Skipped: fold=1 reads it with the offset after the jump (an instant before the jump),
+    # fold=0 with the offset before it (an instant after); the jump lies between the two.
+    before = naive.replace(tzinfo=zone, fold=1).astimezone(UTC)
+    after = instant
+    offset_after = after.astimezone(zone).utcoffset()
+    while after - before > _RESOLUTION:
+        middle = before + (after - before) / 2
+        if middle.astimezone(zone).utcoffset() == offset_after:
+            after = middle
+        else:
+            before = middle
+    return after
+
+
+def _spans(hours: WorkingHours, day: date, zone: ZoneInfo) -> list[_Span]:
+    if day in hours.holidays:
+        return []
+    return [
+        _Span(day, local_instant(day, start, zone), local_instant(day, end, zone))
+        for start, end in sorted(hours.week.get(day.weekday(), ()))
+    ]
+
+
+def _spans_from(hours: WorkingHours, at: datetime) -> Iterator[_Span]:
+    """Working intervals from the one containing `at` onwards, the first one cut at `at`."""
     zone = ZoneInfo(hours.timezone)
-    local = at.astimezone(zone)
+    first_day = at.astimezone(zone).date()
     for offset in range(_SEARCH_DAYS):
-        day = local.date() + timedelta(days=offset)
-        if day in hours.holidays:
-            continue
-        for start, end in sorted(hours.week.get(day.weekday(), ())):
-            start_at = datetime.combine(day, start, tzinfo=zone)
-            end_at = datetime.combine(day, end, tzinfo=zone)
-            if end_at > local:
-                yield max(start_at, local), end_at
+        for span in _spans(hours, first_day + timedelta(days=offset), zone):
+            if span.end > at:
+                yield _Span(span.day, max(span.start, at), span.end)
 
 
 def add_working_time(hours: WorkingHours, at: datetime, duration: timedelta) -> datetime:
-    """The moment `duration` of working time after `at` (UTC); `at` itself if no schedule."""
+    """The moment `duration` of working time after `at` (UTC); calendar time if never open."""
+    at = _aware(at)
     remaining = duration
-    for start, end in _intervals_from(hours, at):
-        if end - start >= remaining:
-            return (start + remaining).astimezone(UTC)
-        remaining -= end - start
-    return (at + duration).astimezone(UTC)
+    for span in _spans_from(hours, at):
+        length = span.end - span.start
+        if length >= remaining:
+            return span.start + remaining
+        remaining -= length
+    return at + duration
+
+
+def working_time_between(hours: WorkingHours, start: datetime, end: datetime) -> timedelta:
+    """How much working time lies between two moments (zero when `end` is not later)."""
+    start, end = _aware(start), _aware(end)
+    total = timedelta(0)
+    for span in _spans_from(hours, start):
+        if span.start >= end:
+            break
+        total += min(span.end, end) - span.start
+    return total
 
 
 def end_of_working_day(hours: WorkingHours, at: datetime) -> datetime:
     """The end of the working day `at` falls in, or of the next working day after hours (UTC)."""
-    for start, end in _intervals_from(hours, at):
-        day_end = max(
-            (
-                datetime.combine(start.date(), e, tzinfo=start.tzinfo)
-                for _, e in hours.week.get(start.weekday(), ())
-            ),
-            default=end,
-        )
-        return day_end.astimezone(UTC)
-    return (at + timedelta(hours=8)).astimezone(UTC)
+    at = _aware(at)
+    for span in _spans_from(hours, at):
+        return _spans(hours, span.day, ZoneInfo(hours.timezone))[-1].end
+    return at + timedelta(hours=8)
+
+
+def add_working_days(hours: WorkingHours, at: datetime, days: int) -> datetime:
+    """The same time of day `days` working days later (UTC).
+
+    Counted from the next working moment (a Friday evening counts from Monday morning); a time
+    of day outside the target day's hours is moved to that day's first start or last end.
+    Calendar days if the schedule is never open.
+    """
+    at = _aware(at)
+    if days <= 0:
+        return at
+    zone = ZoneInfo(hours.timezone)
+    opening = next(_spans_from(hours, at), None)
+    if opening is None:
+        return at + timedelta(days=days)
+    wall = opening.start.astimezone(zone).time()
+    counted = 0
+    for offset in range(1, _SEARCH_DAYS):
+        day = opening.day + timedelta(days=offset)
+        spans = _spans(hours, day, zone)
+        if not spans:
+            continue
+        counted += 1
+        if counted == days:
+            due = local_instant(day, wall, zone)
+            return min(max(due, spans[0].start), spans[-1].end)
+    return at + timedelta(days=days)
+
+
+def not_sooner_than(
+    hours: WorkingHours, at: datetime, due: datetime, min_lead: timedelta
+) -> datetime:
+    """`due`, or later if less than `min_lead` of working time lies between `at` and it."""
+    return max(_aware(due), add_working_time(hours, at, min_lead))
+
+
+def rule_deadline(
+    hours: WorkingHours, at: datetime, after: timedelta, min_lead: timedelta
+) -> datetime:
+    """A rule's deadline `after` a status change at `at`: whole days are working days (1d on a
+    Friday afternoon is Monday afternoon), the rest is working time; never sooner than
+    `min_lead` of working time after `at`."""
+    days, rest = divmod(after, timedelta(days=1))
+    due = add_working_days(hours, at, days)
+    if rest > timedelta(0):
+        due = add_working_time(hours, due, rest)
+    return not_sooner_than(hours, at, due, min_lead)
+
+
+def new_lead_deadline(hours: WorkingHours, at: datetime, min_lead: timedelta) -> datetime:
+    """A new lead is qualified by the end of the working day — unless less than `min_lead` of
+    working time is left of it (a lead answered at 17:59:30 is due the next morning)."""
+    return not_sooner_than(hours, at, end_of_working_day(hours, at), min_lead)

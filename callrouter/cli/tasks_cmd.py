@@ -24,6 +24,9 @@ def tasks_group() -> None:
 @click.option("--type", "task_type", default=None, help="call | meeting | email")
 @click.option("--comment", default=None)
 @click.option("--by", "author", default=None, help="Who sets the task (a manager).")
+@click.option(
+    "--allow-past", is_flag=True, help="Accept a deadline already gone (record overdue work)."
+)
 @pass_app
 def task_add(
     app: AppContext,
@@ -33,6 +36,7 @@ def task_add(
     task_type: str | None,
     comment: str | None,
     author: str | None,
+    allow_past: bool,
 ) -> None:
     # Name every missing field up front, before touching the database.
     for value, name in [
@@ -44,7 +48,8 @@ def task_add(
     ]:
         if value is None or (isinstance(value, str) and not value.strip()):
             raise MissingField(name)
-    due_at = parse_when(due or "", app.tz, app.now())
+    now = app.now()
+    due_at = parse_when(due or "", app.tz, now)
     kind = tasks.parse_task_type(task_type)
 
     async def work(db: Database) -> int:
@@ -58,6 +63,8 @@ def task_add(
                 task_type=kind,
                 comment=comment,
                 created_by_manager=await staff.get_manager(s, author, tech) if author else None,
+                now=now,
+                allow_past=allow_past,
             )
             return task.id
 
