@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,7 +15,7 @@ from crm.callbacks import escalation_mode, escalation_note
 from models.db import Database
 
 from . import queries as q
-from .alerts import activity_drops
+from .alerts import activity_drops, shift_history
 from .model import (
     Alert,
     CallFigures,
@@ -30,6 +31,7 @@ from .model import (
     TrendPoint,
     Unrecovered,
     Window,
+    WorkingDays,
 )
 from .periods import cut_window, day_window, day_windows, hour_windows, same_weekday_windows
 
@@ -46,7 +48,10 @@ async def build_daily(db: Database, day: date, now: datetime, settings: Settings
         people = await q.people(s)
         departments = await q.departments(s)
         company = (await q.activity(s, [window])).get((0, None), CallFigures())
-        inbound = (await q.inbound(s, [window], short)).get((0, None), InboundFigures())
+        inbound = with_callers(
+            (await q.inbound(s, [window], short)).get((0, None), InboundFigures()),
+            (await q.callers(s, [window])).get(0),
+        )
         recovery = (await q.recovery(s, [window], now)).get((0, None), RecoveryFigures())
         managers = await manager_rows(s, window, now, short, people)
         depts = await department_rows(s, window, now, departments)
@@ -176,6 +181,12 @@ async def _trend(
     return points
 
 
+def with_callers(figures: InboundFigures, callers: tuple[int, int] | None) -> InboundFigures:
+    """`figures` with the per-caller counts of `q.callers` (None: nobody with a number called)."""
+    count, lost = callers or (0, 0)
+    return replace(figures, callers=count, callers_lost=lost)
+
+
 async def _alerts(
     s: AsyncSession,
     day: date,
@@ -186,21 +197,43 @@ async def _alerts(
     people: Mapping[int, Person],
     departments: Mapping[int, str],
 ) -> list[Alert]:
+    """Activity drops of departments and active managers on shift today (definitions.py)."""
     cut, complete = cut_window(window, day, now, tz)
     upto = None if complete else cut.end.astimezone(tz).time()
-    history = same_weekday_windows(day, settings.alerts.baseline_weeks, tz, upto)
+    weeks = settings.alerts.baseline_weeks
+    history = same_weekday_windows(day, weeks, tz, upto)
+    if not history:
+        return []
+    days = [date.fromisoformat(w.label) for w in history]
+    calendars = await q.working_days(s, min(days), day)
+    # Whether a manager worked a baseline day is judged on the whole day, however far today is.
+    worked = (
+        None
+        if upto is None
+        else await q.activity(s, same_weekday_windows(day, weeks, tz, None), "manager")
+    )
     weekday = day.strftime("%A")
     alerts: list[Alert] = []
-    for by, names in (
-        ("department", {k: f"department {v}" for k, v in departments.items()}),
-        ("manager", {p.id: p.name for p in people.values() if p.active}),
+    for by, subjects in (
+        ("department", {k: (f"department {v}", k) for k, v in departments.items()}),
+        ("manager", {p.id: (p.name, p.department_id) for p in people.values() if p.active}),
     ):
         today = await q.activity(s, [cut], by)  # type: ignore[arg-type]
         before = await q.activity(s, history, by)  # type: ignore[arg-type]
-        for key, subject in names.items():
-            past = [before.get((i, key), CallFigures()) for i in range(len(history))]
+        for key, (subject, dept_id) in subjects.items():
+            calendar = calendars.get(dept_id, WorkingDays()) if dept_id else WorkingDays()
+            if not calendar.open_on(day):
+                continue  # a holiday or a day off: nobody is expected at work
+            whole = before if worked is None else worked
+            presence = (
+                [whole.get((i, key), CallFigures()).calls > 0 for i in range(len(days))]
+                if by == "manager"
+                else None
+            )
+            figures = [before.get((i, key), CallFigures()) for i in range(len(days))]
+            past = shift_history(days, figures, calendar, presence)
             alerts += activity_drops(
-                subject, today.get((0, key), CallFigures()), past, settings.alerts, weekday
+                subject, today.get((0, key), CallFigures()), past, settings.alerts, weekday, weeks
             )
     return alerts
 

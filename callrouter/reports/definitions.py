@@ -45,8 +45,10 @@ DEFINITIONS: tuple[Definition, ...] = (
     Definition(
         "Minutes on the line",
         "The sum of talk time (Asterisk's billable seconds) of answered calls, inbound and "
-        "outbound, divided by 60. Average call = talk time / answered calls; longest call = the "
-        "longest talk time of one answered call.",
+        "outbound, divided by 60. Split two ways: 'min in' = talk time of inbound calls a person "
+        "answered, 'min out' = talk time of outbound calls the other side picked up; the two add "
+        "up to the total, per manager, per department and for the company. Average call = talk "
+        "time / answered calls; longest call = the longest talk time of one answered call.",
     ),
     Definition(
         "Inbound: offered, answered, missed",
@@ -78,7 +80,18 @@ DEFINITIONS: tuple[Definition, ...] = (
         "Missed inbound calls / all inbound calls. Shown two ways: 'all' counts every miss; "
         "'without short abandons' removes short abandons from both the misses and the calls. "
         "A third figure, 'in working hours', leaves after-hours calls out of both. No inbound "
-        "calls: no rate (shown as '—').",
+        "calls: no rate (shown as '—'). This rate is per call: a client who tried five times "
+        "counts five times.",
+    ),
+    Definition(
+        "Lost Call Rate per caller",
+        "Callers who could not get through / callers who called, counted per local day. A "
+        "caller is one outside number that made at least one inbound call that day, counted "
+        "once however many times it called; it could not get through when none of its inbound "
+        "calls that day was answered by a person (after-hours and short-abandoned calls "
+        "included; a later call-back by a manager is a recovery, not getting through). "
+        "Anonymous calls (no number) are left out of both. Over a period of several days each "
+        "caller counts once per day on which they called. No callers: no rate ('—').",
     ),
     Definition(
         "Recovered",
@@ -107,8 +120,15 @@ DEFINITIONS: tuple[Definition, ...] = (
         "Activity drop (alert)",
         "A manager's or department's calls (made + received) or minutes on the line today, up to "
         "the same local time of day, below `alerts.drop_threshold` (default 0.5) × their average "
-        "over the same weekday of the previous `alerts.baseline_weeks` weeks (default 4, days "
-        "without calls count as zero). Baselines below `alerts.min_baseline_calls` calls or "
+        "over the same weekday of the previous `alerts.baseline_weeks` weeks (default 4) on "
+        "which they were on shift. A department is on shift on a day its calendar has open: a "
+        "weekday with working hours (no hours set: every day) that is not one of its holidays. A "
+        "manager is on shift on a day their department is open and they worked — made or "
+        "answered at least one call that whole day (there are no absence days in the schema, so "
+        "a day without a single call is taken as a day off); a manager without a department "
+        "follows no calendar. A day on shift without calls by that time of day counts as zero; "
+        "holidays and days off are left out, so they do not hide a real drop. No alert on a day "
+        "the department is closed. Baselines below `alerts.min_baseline_calls` calls or "
         "`alerts.min_baseline_minutes` minutes are too thin to judge. Deactivated managers are "
         "not flagged.",
     ),

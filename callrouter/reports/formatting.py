@@ -55,4 +55,6 @@ def lcr_line(inbound: InboundFigures, short_seconds: float) -> str:
     return (
         f"{percent(inbound.lcr)} all · {percent(inbound.lcr_without_short)} without short "
         f"abandons (<{short_seconds:g} s) · {percent(inbound.lcr_working_hours)} in working hours"
+        f" · {percent(inbound.lcr_per_caller)} per caller ({inbound.callers_lost} of "
+        f"{inbound.callers} callers could not get through)"
     )

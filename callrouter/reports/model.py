@@ -27,6 +27,9 @@ class CallFigures:
     received_answered: int = 0
     talk_seconds: float = 0.0
     longest_seconds: float = 0.0
+    # talk_seconds split by direction: calls received (answered) and calls made (answered).
+    inbound_talk_seconds: float = 0.0
+    outbound_talk_seconds: float = 0.0
 
     @property
     def calls(self) -> int:
@@ -39,6 +42,14 @@ class CallFigures:
     @property
     def talk_minutes(self) -> float:
         return self.talk_seconds / 60.0
+
+    @property
+    def inbound_minutes(self) -> float:
+        return self.inbound_talk_seconds / 60.0
+
+    @property
+    def outbound_minutes(self) -> float:
+        return self.outbound_talk_seconds / 60.0
 
     @property
     def average_seconds(self) -> float | None:
@@ -55,10 +66,17 @@ class InboundFigures:
     after_hours_missed: int = 0
     answer_p50: float | None = None
     answer_p90: float | None = None
+    # Per caller (definitions.py): caller-days with a number, and those that never got through.
+    callers: int = 0
+    callers_lost: int = 0
 
     @property
     def lcr(self) -> float | None:
         return _rate(self.missed, self.offered)
+
+    @property
+    def lcr_per_caller(self) -> float | None:
+        return _rate(self.callers_lost, self.callers)
 
     @property
     def lcr_without_short(self) -> float | None:
@@ -93,6 +111,21 @@ class TaskFigures:
     overdue: int = 0
     done_on_time: int = 0
     done_late: int = 0
+
+
+@dataclass(frozen=True)
+class WorkingDays:
+    """A department's calendar as the activity baseline reads it: which local days it is open.
+
+    `weekdays` None: no working hours set, open every day (as the router treats it)."""
+
+    weekdays: frozenset[int] | None = None
+    holidays: frozenset[date] = frozenset()
+
+    def open_on(self, day: date) -> bool:
+        if day in self.holidays:
+            return False
+        return self.weekdays is None or day.weekday() in self.weekdays
 
 
 @dataclass(frozen=True)
@@ -144,6 +177,7 @@ class Alert:
     today: float
     baseline: float
     message: str
+    baseline_days: int = 0  # the on-shift days the baseline averages (definitions.py)
 
 
 @dataclass(frozen=True)

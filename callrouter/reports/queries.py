@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
 from sqlalchemy import and_, case, func, literal_column, or_, select
@@ -22,7 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Select
 
-from models.tables import Call, CallLeg, Contact, Department, Manager, Task
+from models.tables import Call, CallLeg, Contact, Department, Holiday, Manager, Task
+from models.tables import WorkingHours as WorkingHoursRow
 from models.values import TaskPurpose, TaskStatus
 
 from .definitions import ANSWERED, COUNTED_DIRECTIONS
@@ -34,6 +35,7 @@ from .model import (
     RungFigures,
     TaskFigures,
     Window,
+    WorkingDays,
 )
 from .sqlfuncs import SecondsBetween, flag, in_windows, window_index
 
@@ -82,6 +84,8 @@ async def activity(
         flag(_INBOUND).label("received"),
         flag(_INBOUND_ANSWERED).label("received_answered"),
         case((answered, Call.talk_seconds), else_=literal_column("0.0")).label("talk"),
+        case((_INBOUND_ANSWERED, Call.talk_seconds), else_=literal_column("0.0")).label("t_in"),
+        case((_OUTBOUND_ANSWERED, Call.talk_seconds), else_=literal_column("0.0")).label("t_out"),
     ).where(Call.direction.in_(COUNTED_DIRECTIONS))
     inner = rows.subquery()
     stmt = select(
@@ -93,10 +97,12 @@ async def activity(
         func.sum(inner.c.received_answered),
         func.sum(inner.c.talk),
         func.max(inner.c.talk),
+        func.sum(inner.c.t_in),
+        func.sum(inner.c.t_out),
     ).group_by(inner.c.w, inner.c.k)
     return {
-        (w, k): CallFigures(int(a), int(b), int(c), int(d), float(t or 0), float(m or 0))
-        for w, k, a, b, c, d, t, m in (await session.execute(stmt)).all()
+        (w, k): CallFigures(int(a), int(b), int(c), int(d), *(float(v or 0) for v in (t, m, i, o)))
+        for w, k, a, b, c, d, t, m, i, o in (await session.execute(stmt)).all()
         if w is not None
     }
 
@@ -438,6 +444,65 @@ async def people(session: AsyncSession) -> dict[int, Person]:
 async def departments(session: AsyncSession) -> dict[int, str]:
     stmt = select(Department.id, Department.name).order_by(Department.id)
     return {row[0]: row[1] for row in (await session.execute(stmt)).all()}
+
+
+async def callers(session: AsyncSession, days: Sequence[Window]) -> dict[int, tuple[int, int]]:
+    """Per day window: callers (distinct numbers that called in) and those never answered that day.
+
+    `days` must be whole local days: the per-caller Lost Call Rate counts a caller once a day.
+    A long period is asked a month at a time, so the day CASE stays short.
+    """
+    found: dict[int, tuple[int, int]] = {}
+    for offset in range(0, len(days), _DAYS_PER_QUERY):
+        chunk = await _callers(session, days[offset : offset + _DAYS_PER_QUERY])
+        found.update({offset + i: figures for i, figures in chunk.items()})
+    return found
+
+
+_DAYS_PER_QUERY = 31
+
+
+async def _callers(session: AsyncSession, days: Sequence[Window]) -> dict[int, tuple[int, int]]:
+    calls = select(
+        window_index(Call.started_at, days).label("w"),
+        Call.external_number.label("n"),
+        flag(Call.missed.is_(False)).label("got"),
+    ).where(_INBOUND, Call.external_number.is_not(None), in_windows(Call.started_at, days))
+    inner = calls.subquery()
+    per_caller = (
+        select(inner.c.w, func.max(inner.c.got).label("got"))
+        .group_by(inner.c.w, inner.c.n)
+        .subquery()
+    )
+    stmt = select(per_caller.c.w, func.count(), func.sum(1 - per_caller.c.got)).group_by(
+        per_caller.c.w
+    )
+    return {
+        int(w): (int(n), int(lost or 0))
+        for w, n, lost in (await session.execute(stmt)).all()
+        if w is not None
+    }
+
+
+async def working_days(session: AsyncSession, first: date, last: date) -> dict[int, WorkingDays]:
+    """Every department's working weekdays and its holidays between `first` and `last`."""
+    weekdays: dict[int, set[int]] = {}
+    hours = select(WorkingHoursRow.department_id, WorkingHoursRow.weekday).distinct()
+    for dept_id, weekday in (await session.execute(hours)).all():
+        weekdays.setdefault(dept_id, set()).add(int(weekday))
+    holidays: dict[int, set[date]] = {}
+    off = select(Holiday.department_id, Holiday.day).where(
+        Holiday.day >= first, Holiday.day <= last
+    )
+    for dept_id, day in (await session.execute(off)).all():
+        holidays.setdefault(dept_id, set()).add(day)
+    return {
+        dept_id: WorkingDays(
+            frozenset(weekdays[dept_id]) if dept_id in weekdays else None,
+            frozenset(holidays.get(dept_id, ())),
+        )
+        for (dept_id,) in (await session.execute(select(Department.id))).all()
+    }
 
 
 def _utc(value: Any) -> datetime:

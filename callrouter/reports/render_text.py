@@ -21,7 +21,8 @@ def headline(report: DailyReport) -> list[str]:
     c, i, r, t = report.calls, report.inbound, report.recovery, report.tasks
     return [
         f"Calls: {c.calls} (made {c.made}, received {c.received}) · answered {c.answered} · "
-        f"{f.minutes(c.talk_seconds)} min on the line · average {f.duration(c.average_seconds)}"
+        f"{f.minutes(c.talk_seconds)} min on the line (inbound {f.minutes(c.inbound_talk_seconds)}"
+        f", outbound {f.minutes(c.outbound_talk_seconds)}) · average {f.duration(c.average_seconds)}"
         f" · longest {f.duration(c.longest_seconds if c.answered else None)}",
         f"Inbound: {i.offered} offered · {i.answered} answered · {i.missed} missed "
         f"({i.after_hours_missed} after hours, {i.short_abandons} short abandons) · "

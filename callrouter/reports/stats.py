@@ -10,7 +10,7 @@ from core.settings import Settings
 from models.db import Database
 
 from . import queries as q
-from .daily import department_rows, manager_rows
+from .daily import department_rows, manager_rows, with_callers
 from .model import (
     CallFigures,
     GroupRow,
@@ -31,13 +31,14 @@ async def build_stats(
     tz = ZoneInfo(settings.timezone)
     short = settings.report.short_abandon_seconds
     period = period_window(first, last, tz)
+    windows = day_windows(first, last, tz)
     async with db.reader() as s:
+        callers = await q.callers(s, windows)
         if by == "manager":
             rows = await manager_rows(s, period, now, short, await q.people(s), True)
         elif by == "department":
             rows = await department_rows(s, period, now, await q.departments(s), True)
         else:
-            windows = day_windows(first, last, tz)
             calls = await q.activity(s, windows)
             inbound = await q.inbound(s, windows, short)
             recovery = await q.recovery(s, windows, now)
@@ -46,7 +47,7 @@ async def build_stats(
                     key=w.label,
                     label=w.label,
                     calls=calls.get((i, None), CallFigures()),
-                    inbound=inbound.get((i, None), InboundFigures()),
+                    inbound=with_callers(inbound.get((i, None), InboundFigures()), callers.get(i)),
                     recovery=recovery.get((i, None), RecoveryFigures()),
                 )
                 for i, w in enumerate(windows)
@@ -56,7 +57,10 @@ async def build_stats(
             key=None,
             label="total",
             calls=(await q.activity(s, [period])).get((0, None), CallFigures()),
-            inbound=(await q.inbound(s, [period], short)).get((0, None), InboundFigures()),
+            inbound=with_callers(
+                (await q.inbound(s, [period], short)).get((0, None), InboundFigures()),
+                (sum(n for n, _ in callers.values()), sum(lost for _, lost in callers.values())),
+            ),
             recovery=(await q.recovery(s, [period], now)).get((0, None), RecoveryFigures()),
             tasks=tasks[0] if tasks else TaskFigures(),
         )

@@ -9,7 +9,18 @@ from .model import DailyReport, Escalation, GroupRow, StatsTable, Unrecovered
 
 Table = tuple[list[str], list[list[str]]]
 
-ACTIVITY_HEADER = ["", "calls", "made", "made ans.", "received", "minutes", "avg", "longest"]
+ACTIVITY_HEADER = [
+    "",
+    "calls",
+    "made",
+    "made ans.",
+    "received",
+    "minutes",
+    "min in",
+    "min out",
+    "avg",
+    "longest",
+]
 
 
 def _activity(row: GroupRow) -> list[str]:
@@ -21,6 +32,8 @@ def _activity(row: GroupRow) -> list[str]:
         str(c.made_answered),
         str(c.received),
         f.minutes(c.talk_seconds),
+        f.minutes(c.inbound_talk_seconds),
+        f.minutes(c.outbound_talk_seconds),
         f.duration(c.average_seconds),
         f.duration(c.longest_seconds if c.answered else None),
     ]
@@ -65,6 +78,7 @@ def days(rows: list[GroupRow], short: float) -> Table:
         "missed",
         "LCR",
         f"LCR w/o <{short:g}s",
+        "LCR per caller",
         "answer p50",
         "p90",
         "recovered",
@@ -79,6 +93,7 @@ def days(rows: list[GroupRow], short: float) -> Table:
                 str(i.missed) if i else "",
                 f.percent(i.lcr if i else None),
                 f.percent(i.lcr_without_short if i else None),
+                f.percent(i.lcr_per_caller if i else None),
                 f.seconds(i.answer_p50 if i else None),
                 f.seconds(i.answer_p90 if i else None),
                 f"{rec.recovered}/{rec.missed_with_number}" if rec else "",

@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from callrouter.reports import charts
-from callrouter.reports.alerts import activity_drops
+from callrouter.reports.alerts import activity_drops, shift_history
 from callrouter.reports.definitions import DEFINITIONS, as_markdown, nearest_rank
-from callrouter.reports.model import CallFigures, GroupRow, HourPoint, TrendPoint
+from callrouter.reports.model import CallFigures, GroupRow, HourPoint, TrendPoint, WorkingDays
 from callrouter.reports.periods import day_window, hour_windows
 from core.settings import AlertSettings
 
@@ -74,3 +74,27 @@ def test_activity_drop_thresholds() -> None:
     }
     thin = [CallFigures(made=4)] * 4  # 4 calls a day is too thin to judge
     assert activity_drops("x", CallFigures(), thin, s, "Friday") == []
+
+
+def test_the_baseline_keeps_only_days_on_shift() -> None:
+    fridays = [date(2026, 11, 13), date(2026, 11, 6), date(2026, 10, 30), date(2026, 10, 23)]
+    figures = [CallFigures(made=n) for n in (0, 0, 10, 0)]
+    calendar = WorkingDays(frozenset(range(5)), frozenset({date(2026, 11, 13)}))
+    # The holiday goes; the other silent days stay for a department (it was open).
+    assert [f.made for f in shift_history(fridays, figures, calendar)] == [0, 10, 0]
+    # A manager's silent open days are days off: only the day they worked stays.
+    worked = [f.calls > 0 for f in figures]
+    assert [f.made for f in shift_history(fridays, figures, calendar, worked)] == [10]
+    # No working hours set: open every day, holidays still closed.
+    assert WorkingDays(None, frozenset()).open_on(date(2026, 11, 22))  # a Sunday
+    assert not WorkingDays(frozenset(range(5))).open_on(date(2026, 11, 22))
+    assert not WorkingDays(None, frozenset({date(2026, 11, 13)})).open_on(date(2026, 11, 13))
+
+
+def test_the_alert_says_how_many_days_the_baseline_averages() -> None:
+    s = AlertSettings(drop_threshold=0.5, min_baseline_calls=5, min_baseline_minutes=10)
+    two = [CallFigures(made=10, made_answered=10, talk_seconds=1200)] * 2
+    alerts = activity_drops("Анна", CallFigures(made=3), two, s, "Friday", weeks=4)
+    assert alerts[0].baseline_days == 2
+    assert "on an average Friday on shift (2 of the last 4 weeks)" in alerts[0].message
+    assert activity_drops("x", CallFigures(), [], s, "Friday", weeks=4) == []
