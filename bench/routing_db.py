@@ -53,7 +53,8 @@ def staff_rows() -> tuple[list[tuple], list[tuple]]:
 
 
 def sqlite_path(contacts: int) -> Path:
-    return CACHE_DIR / f"routing-{contacts}.sqlite3"
+    # Keyed on the schema's head revision: a file built before a migration is not reused.
+    return CACHE_DIR / f"routing-{contacts}-r{migrate.head_revision()}.sqlite3"
 
 
 def build_sqlite(contacts: int, *, log: bool = True) -> str:

@@ -356,6 +356,7 @@ async def _move_deals(
                 closed_statuses=leads.closed_statuses,
                 now=now,
                 actor="demo",
+                min_lead=timedelta(minutes=leads.min_lead_minutes),
             )
             moved[status] += 1
     return moved

@@ -49,7 +49,11 @@ class AmiSettings(BaseModel):
     queue_size: int = 10_000
     # How long (in Asterisk event time) a finished call waits for its late Cdr events.
     cdr_grace: float = 2.0
-    # Trunk endpoints ("PJSIP/carrier" or "carrier"); empty = any non-numeric endpoint is a trunk.
+    # Managers' phones are the directory's endpoints. Trunk endpoints ("PJSIP/carrier" or
+    # "carrier"): when set, only these bring clients in and any other device no manager has is
+    # the office's own (a fax calling out is outbound); empty = a caller no manager has is a
+    # trunk unless its call only reached trunks. Until a directory loads, and for dialled
+    # numbers, an endpoint or number of 1–`internal_max_digits` digits counts as internal.
     trunk_endpoints: list[str] = Field(default_factory=list)
     internal_max_digits: int = 6
 
@@ -76,11 +80,30 @@ class AgiSettings(BaseModel):
 class LeadSettings(BaseModel):
     callback_due_minutes: int = 15
     new_lead_due: Literal["end_of_day"] = "end_of_day"
-    new_number_callback_owner: Literal["head_of_sales", "round_robin"] = "head_of_sales"
+    # No deadline the system sets (a new lead's, an automation rule's) is sooner than this much
+    # working time of the responsible manager's department after the moment it is set.
+    min_lead_minutes: int = Field(default=30, ge=0)
+    # A new caller answered by a head of sales / owner / a phone that is no manager's: "fair" —
+    # the lead goes to a department manager by the fair rule (crm/assignment.py);
+    # "keep_answerer" — whoever answered keeps it.
+    assign_answered_by_boss: Literal["fair", "keep_answerer"] = "fair"
+    # Who gets the call-back of a missed new number: "fair" (the fair rule; "round_robin", its
+    # old name, is read as "fair") or "head_of_sales" (the head, then the owner).
+    new_number_callback_owner: Literal["fair", "head_of_sales"] = "fair"
+    # An answered inbound call from a known client with no open deal opens a "repeat call" deal.
+    deal_for_repeat_calls: bool = True
+    # A call-back (or the client's repeat call) recovers a miss and closes the call-back task only
+    # when its talk time reaches this; shorter answered calls are attempts.
+    recovery_min_talk_seconds: float = Field(default=10.0, ge=0.0)
     deal_statuses: list[str] = Field(
         default_factory=lambda: ["new", "in_progress", "proposal_sent", "won", "lost"]
     )
     closed_statuses: list[str] = Field(default_factory=lambda: ["won", "lost"])
+
+    @field_validator("new_number_callback_owner", mode="before")
+    @classmethod
+    def _round_robin_is_fair(cls, value: Any) -> Any:
+        return "fair" if value == "round_robin" else value
 
 
 class ReportSettings(BaseModel):

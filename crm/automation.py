@@ -13,6 +13,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.worktime import rule_deadline
+from crm.deadlines import DEFAULT_MIN_LEAD, load_department_hours
+from crm.ownership import owner_for_new_work
 from models.errors import InputError, NotFound
 from models.tables import AutomationRule, Contact, Deal, DealStatusChange, Manager, Task
 from models.values import CreatedBy, TaskPurpose, TaskType
@@ -94,9 +97,20 @@ async def remove_rule(session: AsyncSession, rule_id: int) -> None:
 
 
 async def fire_rules(
-    session: AsyncSession, deal: Deal, change: DealStatusChange, now: datetime
+    session: AsyncSession,
+    deal: Deal,
+    change: DealStatusChange,
+    now: datetime,
+    *,
+    closed_statuses: Sequence[str] = ("won", "lost"),
+    min_lead: timedelta = DEFAULT_MIN_LEAD,
 ) -> list[Task]:
-    """Create the tasks of every active rule for the status `change` just recorded."""
+    """Create the tasks of every active rule for the status `change` just recorded.
+
+    The tasks go to the deal's responsible; when they are deactivated, the client first passes
+    to whoever `crm.ownership.owner_for_new_work` names (never to an inactive manager).
+    Deadlines count the working days and hours of that manager's department
+    (`core.worktime.rule_deadline`), never sooner than `min_lead` of working time."""
     rules = (
         await session.scalars(
             select(AutomationRule).where(
@@ -107,24 +121,23 @@ async def fire_rules(
     if not rules:
         return []
     contact = await session.get(Contact, deal.contact_id)
-    manager = (
-        await session.get(Manager, deal.responsible_manager_id)
-        if deal.responsible_manager_id
-        else None
+    manager = await owner_for_new_work(
+        session, deal, closed_statuses=closed_statuses, now=now, actor="automation"
     )
     if contact is None:
         return []
     if manager is None:
         raise InputError(
-            f"deal #{deal.id} has no responsible manager, so rule "
+            f"deal #{deal.id} has no active responsible manager, so rule "
             f"{rules[0].name!r} cannot give anyone its task; assign one first"
         )
+    hours = await load_department_hours(session, manager.department_id)
     tasks = [
         Task(
             deal_id=deal.id,
             contact_id=deal.contact_id,
             responsible_manager_id=manager.id,
-            due_at=now + timedelta(minutes=rule.due_after_minutes),
+            due_at=rule_deadline(hours, now, timedelta(minutes=rule.due_after_minutes), min_lead),
             type=rule.task_type,
             comment=render_comment(rule.comment_template, deal, contact, manager),
             purpose=TaskPurpose.GENERAL.value,

@@ -75,10 +75,12 @@ async def _apply(
         )
     if call.direction == "outbound":
         deal = work.deals.get(contact.id)
-        recovered = 0
+        recovered, attempt_task = 0, None
         if call.disposition == "ANSWERED":
-            recovered = await rules.recover(session, work, contact, row)
-        return LeadOutcome(deal.id if deal else None, recovered_calls=recovered)
+            recovered, attempt_task = await rules.recover(session, work, contact, row)
+        return LeadOutcome(
+            deal.id if deal else None, task_id=attempt_task, recovered_calls=recovered
+        )
     return None
 
 

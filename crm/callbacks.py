@@ -21,6 +21,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.settings import CallbackSettings
+from crm.ownership import can_take_work
 from models.db import Database
 from models.tables import Contact, Manager, Task
 from models.values import CreatedBy, TaskPurpose, TaskStatus, TaskType
@@ -179,7 +180,7 @@ async def _target(
     """The configured manager, else the first active one of the role, else the owner."""
     if settings.to_manager_id is not None:
         chosen = await session.get(Manager, settings.to_manager_id)
-        if chosen is not None and chosen.active and chosen.id != exclude:
+        if chosen is not None and can_take_work(chosen) and chosen.id != exclude:
             return chosen
     roles = [settings.to_role, Role.OWNER.value]
     for role in dict.fromkeys(roles):

@@ -6,11 +6,13 @@ import csv
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.phones import PhoneNumberError, normalize_phone
+from crm.ownership import Moved, assign_client, check_assignable
 from crm.staff import get_manager
 from models.errors import Duplicate, InputError, NotFound
 from models.tables import Contact, Manager
@@ -49,6 +51,8 @@ async def add_contact(
     responsible: Manager | None = None,
 ) -> Contact:
     e164 = phone_or_error(phone, region)
+    if responsible is not None:
+        check_assignable(responsible, "clients")
     if await find_by_phone(session, e164):
         raise Duplicate(f"contact {e164} already exists")
     contact = Contact(
@@ -61,11 +65,27 @@ async def add_contact(
     return contact
 
 
-async def assign_responsible(session: AsyncSession, contact: Contact, manager: Manager) -> None:
-    if not manager.active:
-        raise InputError(f"manager {manager.name!r} is deactivated")
-    contact.responsible_manager_id = manager.id
-    await session.flush()
+async def assign_responsible(
+    session: AsyncSession,
+    contact: Contact,
+    manager: Manager,
+    *,
+    closed_statuses: Sequence[str],
+    now: datetime,
+    keep_tasks: bool = False,
+    actor: str = "cli",
+) -> Moved:
+    """Make `manager` responsible for the client: the contact, its open deals and (unless
+    `keep_tasks`) their open tasks — the ownership model's one way (crm/ownership.py)."""
+    return await assign_client(
+        session,
+        contact,
+        manager,
+        closed_statuses=closed_statuses,
+        now=now,
+        keep_tasks=keep_tasks,
+        actor=actor,
+    )
 
 
 async def list_contacts(
@@ -106,6 +126,7 @@ async def import_csv(
             responsible = None
             if row.get("responsible"):
                 responsible = await get_manager(session, row["responsible"], technology)
+                check_assignable(responsible, "clients")
         except InputError as exc:
             report.rejected.append((line, str(exc)))
             continue

@@ -1,11 +1,18 @@
 """Lead rules: what a finished call means for the CRM.
 
-- A new number that got through → contact + deal (inbound call) + 'qualify' task for whoever
-  answered ("the quickest gets the lead"), due at the end of the working day.
+- A new number that got through → contact + deal (inbound call) + 'qualify' task, due at the
+  end of the working day, for a department manager: the one who answered, or — when a head of
+  sales, the owner or a phone that is no manager's answered — one chosen by the fair rule
+  (`crm/assignment.py`; `leads.assign_answered_by_boss`), the answerer named in the task.
+- A known client's answered call with no open deal → a "repeat call" deal for their responsible
+  manager (`leads.deal_for_repeat_calls`), so every conversation lands on a card.
 - A missed inbound call → a call-back task (one open per contact; a repeat miss bumps it),
-  on the open deal, or on a new deal (missed call) when the contact has none open.
-- A later answered call with that number (a call-back or the client again) closes the call-back
-  task with that call as its reason and marks the missed calls recovered.
+  on the open deal, or on a new deal (missed call) when the contact has none open; a client
+  nobody owns goes, with the call-back, to a manager by the fair rule.
+- A later answered call with that number (a call-back or the client again) that is a
+  conversation (`leads.recovery_min_talk_seconds`) closes the call-back task with that call as
+  its reason and marks the missed calls recovered; a shorter one is an attempt, counted in the
+  task's comment (the attempts themselves are the calls: `attempt_filter`).
 
 Every function here runs inside the sink's transaction, after the contact rows are locked, so two
 listeners handling the same number at once take turns instead of both creating a deal. The sink
@@ -20,12 +27,14 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.settings import LeadSettings
-from core.worktime import add_working_time, end_of_working_day
+from core.worktime import add_working_time, new_lead_deadline
+from crm.assignment import LeadAssignment, assign_lead, lead_department_id, pick_fair_manager
 from crm.deals import create_deal
+from crm.ownership import can_take_work
 from models.tables import Call, Contact, Deal, Manager, Task
 from models.values import CreatedBy, DealSource, TaskPurpose, TaskStatus, TaskType
 from router.directory import Directory, Role, WorkingHours
@@ -81,8 +90,11 @@ class OpenWork:
 
 
 class LeadRules:
-    def __init__(self, settings: LeadSettings) -> None:
+    def __init__(self, settings: LeadSettings, sales_department_id: int | None = None) -> None:
         self.settings = settings
+        # routing.sales_department_id: the department a call is taken to belong to (see
+        # `crm.assignment.lead_department_id`).
+        self.sales_department_id = sales_department_id
 
     async def _new_deal(
         self,
@@ -98,6 +110,28 @@ class LeadRules:
         work.deals[contact.id] = deal
         return deal
 
+    def _department_id(self, directory: Directory, answerer: DirectoryManager | None) -> int | None:
+        """The department that handled the call: the answerer's, else the sales department."""
+        if answerer is not None and directory.department(answerer.department_id) is not None:
+            return answerer.department_id
+        return lead_department_id(directory, self.sales_department_id)
+
+    async def _assign(
+        self,
+        session: AsyncSession,
+        directory: Directory,
+        answerer: DirectoryManager | None,
+        at: datetime,
+    ) -> LeadAssignment:
+        return await assign_lead(
+            session,
+            directory,
+            self._department_id(directory, answerer),
+            at,
+            answerer=answerer,
+            answered_by_boss=self.settings.assign_answered_by_boss,
+        )
+
     async def answered_inbound(
         self,
         session: AsyncSession,
@@ -108,41 +142,78 @@ class LeadRules:
         call: Call,
         directory: Directory,
     ) -> LeadOutcome:
-        """A person answered: the lead goes to them if it had nobody; missed calls recover."""
-        recovered = await self.recover(session, work, contact, call)
+        """A person answered. A new caller becomes a lead of a department manager (`assign_lead`),
+        who owns contact and deal and gets the qualify task; a known client with no open deal gets
+        a "repeat call" deal for their responsible manager; a conversation recovers misses."""
+        recovered, attempt_task = await self.recover(session, work, contact, call)
         deal = work.deals.get(contact.id)
-        if answerer is not None and contact.responsible_manager_id is None:
-            contact.responsible_manager_id = answerer.id
         if deal is None and is_new:
+            return await self._new_lead(
+                session, work, contact, answerer, call, directory, recovered
+            )
+        created = False
+        owner = await _active(session, contact.responsible_manager_id)
+        if owner is None and (deal is None or contact.responsible_manager_id is None):
+            # Nobody (active) owns the client: the open deal's manager, else as a new lead.
+            deal_owner = await _active(session, deal.responsible_manager_id) if deal else None
+            owner_id = (
+                deal_owner.id
+                if deal_owner is not None
+                else (await self._assign(session, directory, answerer, call.started_at)).owner_id
+            )
+            if owner_id is not None:
+                contact.responsible_manager_id = owner_id
+        if deal is None and self.settings.deal_for_repeat_calls:
             deal = await self._new_deal(
                 session,
                 work,
                 contact,
-                DealSource.INBOUND_CALL,
+                DealSource.REPEAT_CALL,
                 call.started_at,
-                answerer.id if answerer else None,
+                contact.responsible_manager_id,
             )
-            task_id = None
-            if answerer is not None:
-                hours = _hours(directory, answerer.department_id)
-                task = Task(
-                    deal_id=deal.id,
-                    contact_id=contact.id,
-                    responsible_manager_id=answerer.id,
-                    due_at=end_of_working_day(hours, call.ended_at),
-                    type=TaskType.CALL.value,
-                    comment=f"Qualify the new lead {contact.name or contact.phone}: "
-                    "needs, budget, next step",
-                    purpose=TaskPurpose.NEW_LEAD.value,
-                    created_by=CreatedBy.LISTENER.value,
-                )
-                session.add(task)
-                await session.flush()
-                task_id = task.id
-            return LeadOutcome(deal.id, True, task_id, recovered)
-        if deal is not None and deal.responsible_manager_id is None and answerer is not None:
-            deal.responsible_manager_id = answerer.id
-        return LeadOutcome(deal.id if deal else None, False, None, recovered)
+            created = True
+        if deal is not None and deal.responsible_manager_id is None:
+            deal.responsible_manager_id = contact.responsible_manager_id
+        return LeadOutcome(deal.id if deal else None, created, attempt_task, recovered)
+
+    async def _new_lead(
+        self,
+        session: AsyncSession,
+        work: OpenWork,
+        contact: Contact,
+        answerer: DirectoryManager | None,
+        call: Call,
+        directory: Directory,
+        recovered: int,
+    ) -> LeadOutcome:
+        assignment = await self._assign(session, directory, answerer, call.started_at)
+        owner = directory.manager(assignment.owner_id)
+        if contact.responsible_manager_id is None:
+            contact.responsible_manager_id = assignment.owner_id
+        deal = await self._new_deal(
+            session, work, contact, DealSource.INBOUND_CALL, call.started_at, assignment.owner_id
+        )
+        if owner is None:
+            return LeadOutcome(deal.id, True, None, recovered)
+        task = Task(
+            deal_id=deal.id,
+            contact_id=contact.id,
+            responsible_manager_id=owner.id,
+            due_at=new_lead_deadline(
+                _hours(directory, owner.department_id),
+                call.ended_at,
+                timedelta(minutes=self.settings.min_lead_minutes),
+            ),
+            type=TaskType.CALL.value,
+            comment=f"Qualify the new lead {contact.name or contact.phone}: "
+            f"needs, budget, next step{assignment.answered_note()}",
+            purpose=TaskPurpose.NEW_LEAD.value,
+            created_by=CreatedBy.LISTENER.value,
+        )
+        session.add(task)
+        await session.flush()
+        return LeadOutcome(deal.id, True, task.id, recovered)
 
     async def missed_inbound(
         self,
@@ -172,10 +243,16 @@ class LeadRules:
             existing.last_missed_at = call.started_at
             existing.comment = self._callback_comment(contact, existing.missed_calls)
             return LeadOutcome(deal.id, created, existing.id)
-        owner = await self._callback_owner(session, contact, deal)
+        owner = await self._callback_owner(session, contact, deal, directory, call.started_at)
         if owner is None:
             return LeadOutcome(deal.id, created, None)  # nobody at all to give it to
-        if deal.responsible_manager_id is None:
+        # The client and the deal belong to whoever calls back, not to nobody (nor to someone
+        # who left).
+        if contact.responsible_manager_id != owner.id and (
+            await _active(session, contact.responsible_manager_id) is None
+        ):
+            contact.responsible_manager_id = owner.id
+        if created or deal.responsible_manager_id is None:
             deal.responsible_manager_id = owner.id
         hours = _hours(directory, owner.department_id)
         task = Task(
@@ -199,8 +276,14 @@ class LeadRules:
 
     async def recover(
         self, session: AsyncSession, work: OpenWork, contact: Contact, call: Call
-    ) -> int:
-        """Close the open call-back task with `call` as its reason; mark earlier misses recovered."""
+    ) -> tuple[int, int | None]:
+        """An answered call with the client: a conversation (talk time at least
+        `recovery_min_talk_seconds`) closes the open call-back task with `call` as its reason and
+        marks earlier misses recovered; a shorter one is an attempt, noted on the open call-back.
+
+        Returns how many misses it recovered, and the call-back task it noted an attempt on."""
+        if call.talk_seconds < self.settings.recovery_min_talk_seconds:
+            return 0, await self._note_attempt(session, work, contact, call)
         connected_at = call.answered_at or call.started_at
         task = work.callbacks.pop(contact.id, None)
         if task is not None:
@@ -213,7 +296,7 @@ class LeadRules:
             )
         misses = work.unrecovered.get(contact.id, [])
         if not any(started < call.started_at for started in misses):
-            return 0
+            return 0, None
         work.unrecovered[contact.id] = [t for t in misses if t >= call.started_at]
         result = await session.execute(
             update(Call)
@@ -228,26 +311,53 @@ class LeadRules:
             .values(recovered_at=connected_at, recovered_by_call_id=call.id)
             .execution_options(synchronize_session=False)
         )
-        return result.rowcount or 0
+        return result.rowcount or 0, None
+
+    async def _note_attempt(
+        self, session: AsyncSession, work: OpenWork, contact: Contact, call: Call
+    ) -> int | None:
+        """A too-short answered call on an open call-back: its comment counts the attempts."""
+        task = work.callbacks.get(contact.id)
+        misses = work.unrecovered.get(contact.id, [])
+        if task is None or not misses:
+            return None
+        attempts = await count_attempts(
+            session, contact.id, min(misses), call.id, self.settings.recovery_min_talk_seconds
+        )
+        task.comment = self._callback_comment(contact, task.missed_calls, attempts)
+        return task.id
 
     @staticmethod
-    def _callback_comment(contact: Contact, missed: int) -> str:
+    def _callback_comment(contact: Contact, missed: int, attempts: int = 0) -> str:
         who = f"{contact.name} ({contact.phone})" if contact.name else contact.phone
         times = "a missed call" if missed == 1 else f"{missed} missed calls"
+        if attempts:
+            times += (
+                "; 1 short call-back attempt"
+                if attempts == 1
+                else (f"; {attempts} short call-back attempts")
+            )
         return f"Call back {who}: {times}"
 
     async def _callback_owner(
-        self, session: AsyncSession, contact: Contact, deal: Deal
+        self,
+        session: AsyncSession,
+        contact: Contact,
+        deal: Deal,
+        directory: Directory,
+        at: datetime,
     ) -> Manager | None:
+        """The client's (or the deal's) active responsible manager; for a client nobody owns, a
+        manager by the fair rule (or, with `new_number_callback_owner = "head_of_sales"`, the
+        head of sales), else the head of sales, the owner, any manager."""
         for manager_id in (contact.responsible_manager_id, deal.responsible_manager_id):
-            if manager_id is not None:
-                manager = await session.get(Manager, manager_id)
-                if manager is not None and manager.active:
-                    return manager
-        if self.settings.new_number_callback_owner == "round_robin":
-            chosen = await self._least_recently_given(session)
-            if chosen is not None:
-                return chosen
+            if (manager := await _active(session, manager_id)) is not None:
+                return manager
+        if self.settings.new_number_callback_owner == "fair":
+            department_id = lead_department_id(directory, self.sales_department_id)
+            chosen = await pick_fair_manager(session, directory, department_id, at)
+            if (manager := await _active(session, chosen)) is not None:
+                return manager
         for role in (Role.HEAD_OF_SALES, Role.OWNER, Role.MANAGER):
             manager = await session.scalar(
                 select(Manager)
@@ -259,21 +369,41 @@ class LeadRules:
                 return manager
         return None
 
-    async def _least_recently_given(self, session: AsyncSession) -> Manager | None:
-        """Round robin over the department's managers: the one whose last call-back is oldest."""
-        last_given = (
-            select(Task.responsible_manager_id, func.max(Task.id).label("last_id"))
-            .where(Task.purpose == TaskPurpose.CALLBACK.value)
-            .group_by(Task.responsible_manager_id)
-            .subquery()
+
+async def count_attempts(
+    session: AsyncSession, contact_id: int, since: datetime, up_to_call_id: int, min_talk: float
+) -> int:
+    """Answered calls with the contact shorter than a conversation, started after `since` and
+    stored no later than call `up_to_call_id`: the call-back attempts on a miss at `since`."""
+    return (
+        await session.scalar(
+            select(func.count())
+            .select_from(Call)
+            .where(*attempt_filter(contact_id, since, min_talk), Call.id <= up_to_call_id)
         )
-        return await session.scalar(
-            select(Manager)
-            .outerjoin(last_given, last_given.c.responsible_manager_id == Manager.id)
-            .where(Manager.role == Role.MANAGER.value, Manager.active.is_(True))
-            .order_by(func.coalesce(last_given.c.last_id, 0), Manager.id)
-            .limit(1)
-        )
+    ) or 0
+
+
+def attempt_filter(
+    contact_id: int, since: datetime, min_talk: float
+) -> tuple[ColumnElement[bool], ...]:
+    """The conditions that make a call a short call-back attempt on a miss at `since`."""
+    return (
+        Call.contact_id == contact_id,
+        Call.missed.is_(False),
+        Call.answered_at.is_not(None),
+        Call.direction.in_(("inbound", "outbound")),
+        Call.talk_seconds < min_talk,
+        Call.started_at > since,
+    )
+
+
+async def _active(session: AsyncSession, manager_id: int | None) -> Manager | None:
+    """The manager `manager_id`, if there is one and they are active (read now, not cached)."""
+    if manager_id is None:
+        return None
+    manager = await session.get(Manager, manager_id)
+    return manager if can_take_work(manager) else None
 
 
 def _hours(directory: Directory, department_id: int | None) -> WorkingHours:

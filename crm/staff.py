@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from datetime import date, time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -14,6 +15,7 @@ from models.errors import Duplicate, InputError, NotFound
 from models.tables import Department, Holiday, Manager, WorkingHours
 from router.directory import Role
 
+TECHNOLOGIES = ("PJSIP", "SIP", "IAX2", "DAHDI", "Local")
 _ENDPOINT = re.compile(r"^(PJSIP|SIP|IAX2|DAHDI|Local)/[A-Za-z0-9_.@-]{1,64}$")
 _EXTENSION = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -147,9 +149,7 @@ async def add_manager(
     department: Department | None = None,
     email: str | None = None,
 ) -> Manager:
-    name = name.strip()
-    if not name:
-        raise InputError("a manager needs a name")
+    name = await check_manager_name(session, name)
     if await session.scalar(select(Manager).where(Manager.endpoint == endpoint)):
         raise Duplicate(f"endpoint {endpoint} already belongs to another manager")
     manager = Manager(
@@ -165,19 +165,87 @@ async def add_manager(
     return manager
 
 
-async def get_manager(session: AsyncSession, ref: str | int, technology: str = "PJSIP") -> Manager:
-    """A manager by id, endpoint ('PJSIP/101'), extension ('101') or exact name."""
+def name_key(name: str) -> str:
+    """What two spellings of one name share: Unicode NFC, case folded, whitespace collapsed
+    ('анна  смирнова', a decomposed 'ё' and 'Анна Смирнова' are one key)."""
+    folded = unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
+    return " ".join(folded.split())
+
+
+async def check_manager_name(
+    session: AsyncSession, name: str, exclude_id: int | None = None
+) -> str:
+    """The name, trimmed, if no other active manager bears it (in any spelling); else Duplicate."""
+    name = " ".join(unicodedata.normalize("NFC", name).split())
+    if not name:
+        raise InputError("a manager needs a name")
+    key = name_key(name)
+    for other in await session.scalars(select(Manager).where(Manager.active.is_(True))):
+        if other.id != exclude_id and name_key(other.name) == key:
+            raise Duplicate(
+                f"an active manager is already called {other.name!r} (#{other.id}); "
+                "give the new one a distinguishable name"
+            )
+    return name
+
+
+class Ambiguous(InputError):
+    """A reference matched several managers; the message lists them."""
+
+
+async def get_manager(
+    session: AsyncSession,
+    ref: str | int,
+    technology: str = "PJSIP",
+    *,
+    prefer_active: bool = True,
+) -> Manager:
+    """A manager by '#id', endpoint ('PJSIP/101'), extension ('101': on any technology, so it
+    finds SIP/101 too) or name (any case, Unicode form or spacing).
+
+    Several matches: the one active manager among them when `prefer_active`, else Ambiguous
+    listing the candidates. `technology` is kept for callers; extensions match every one."""
     text = str(ref).strip()
-    candidates = [Manager.name == text, Manager.endpoint == text]
-    if text.isdigit():
-        candidates.insert(0, Manager.id == int(text))
-    if "/" not in text and _EXTENSION.match(text):
-        candidates.append(Manager.endpoint == f"{technology}/{text}")
-    for condition in candidates:
-        manager = await session.scalar(select(Manager).where(condition))
-        if manager is not None:
-            return manager
-    raise NotFound(f"no manager {text!r}")
+    if isinstance(ref, int) or text.startswith("#"):
+        number = text.lstrip("#")
+        manager = await session.get(Manager, int(number)) if number.isdigit() else None
+        if manager is None:
+            raise NotFound(f"no manager {text!r}")
+        return manager
+    if "/" in text:
+        tech, _, rest = text.partition("/")
+        tech = next((t for t in TECHNOLOGIES if t.lower() == tech.lower()), tech)
+        found = list(
+            await session.scalars(select(Manager).where(Manager.endpoint == f"{tech}/{rest}"))
+        )
+    elif text.isdigit():
+        found = await _by_extension(session, text)
+    else:
+        key = name_key(text)
+        everyone = await session.scalars(select(Manager).order_by(Manager.id))
+        found = [m for m in everyone if name_key(m.name) == key]
+        if not found and _EXTENSION.match(text):
+            found = await _by_extension(session, text)
+    if not found:
+        raise NotFound(f"no manager {text!r}")
+    if len(found) > 1 and prefer_active:
+        active = [m for m in found if m.active]
+        found = active if len(active) == 1 else found
+    if len(found) > 1:
+        listed = "; ".join(
+            f"#{m.id} {m.name} ({m.endpoint}{'' if m.active else ', inactive'})" for m in found
+        )
+        raise Ambiguous(f"{text!r} matches {len(found)} managers: {listed}; name one by #id")
+    return found[0]
+
+
+async def _by_extension(session: AsyncSession, extension: str) -> list[Manager]:
+    endpoints = [f"{tech}/{extension}" for tech in TECHNOLOGIES]
+    return list(
+        await session.scalars(
+            select(Manager).where(Manager.endpoint.in_(endpoints)).order_by(Manager.id)
+        )
+    )
 
 
 async def list_managers(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm.ownership import check_assignable
 from models.errors import InputError, MissingField, NotFound
 from models.tables import Deal, Manager, Task
 from models.values import CreatedBy, TaskPurpose, TaskStatus, TaskType
@@ -24,6 +25,23 @@ def parse_task_type(text: str | None) -> TaskType:
         ) from None
 
 
+def check_deadline(due_at: datetime, now: datetime, *, allow_past: bool = False) -> None:
+    """Refuse a deadline already gone: nobody can meet it, and it would count as overdue."""
+    if due_at < now and not allow_past:
+        raise InputError(
+            f"the deadline is {_ago(now - due_at)} in the past; a task is due from now on "
+            "(pass --allow-past to record one that is already overdue)"
+        )
+
+
+def _ago(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    parts = [f"{n} {unit}" for n, unit in ((days, "d"), (hours, "h"), (minutes, "min")) if n]
+    return " ".join(parts[:2]) or f"{int(delta.total_seconds())} s"
+
+
 async def add_task(
     session: AsyncSession,
     *,
@@ -35,8 +53,12 @@ async def add_task(
     created_by: CreatedBy = CreatedBy.PERSON,
     created_by_manager: Manager | None = None,
     purpose: TaskPurpose = TaskPurpose.GENERAL,
+    now: datetime | None = None,
+    allow_past: bool = False,
 ) -> Task:
-    """Add a task, naming the first missing required field if there is one."""
+    """Add a task, naming the first missing required field if there is one.
+
+    A deadline before `now` (default: the clock) is refused unless `allow_past`."""
     if deal is None:
         raise MissingField("deal")
     if responsible is None:
@@ -46,8 +68,8 @@ async def add_task(
     kind = parse_task_type(task_type) if not isinstance(task_type, TaskType) else task_type
     if comment is None or not comment.strip():
         raise MissingField("comment")
-    if not responsible.active:
-        raise InputError(f"manager {responsible.name!r} is deactivated")
+    check_assignable(responsible, "tasks")
+    check_deadline(due_at, now or datetime.now(UTC), allow_past=allow_past)
     task = Task(
         deal_id=deal.id,
         contact_id=deal.contact_id,

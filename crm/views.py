@@ -7,14 +7,17 @@ aware UTC, for the renderer to show in the company's time zone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.errors import NotFound
 from models.tables import Call, Contact, Deal, DealStatusChange, Manager, Task
+from models.values import TaskPurpose, TaskStatus
 
 
 @dataclass(frozen=True)
@@ -26,12 +29,16 @@ class CardContact:
 
 @dataclass(frozen=True)
 class StatusEntry:
-    """One step of a deal's status history; `from_status` is None for the first."""
+    """One step of a deal's history; `from_status` is None for the first. `kind` "assigned":
+    the responsible changed from `from_manager` to `to_manager` (the status did not)."""
 
     at: datetime
     from_status: str | None
     to_status: str
     by: str
+    kind: str = "status"
+    from_manager: str | None = None
+    to_manager: str | None = None
 
 
 @dataclass(frozen=True)
@@ -43,6 +50,8 @@ class TaskLine:
     responsible: str | None
     comment: str
     close_reason: str | None
+    # A call-back's short answered calls so far (ids): attempts, not yet a conversation.
+    attempts: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -57,6 +66,13 @@ class CallLine:
     ring_seconds: float
     talk_seconds: float
     recording: str | None
+    # The recording is named but its file is not on disk (checked when the card was built
+    # with a recordings folder).
+    recording_missing: bool = False
+    missed: bool = False
+    recovered_by_call_id: int | None = None
+    # A missed call's short answered calls since (ids): call-back attempts, not a conversation.
+    attempts: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -112,8 +128,18 @@ class CallCard:
     legs: tuple[LegLine, ...]
 
 
-async def deal_card(session: AsyncSession, deal_id: int) -> DealCard:
-    """The deal with its contact, status history, tasks and calls; NotFound if there is none."""
+async def deal_card(
+    session: AsyncSession,
+    deal_id: int,
+    *,
+    recordings_dir: Path | None = None,
+    min_talk: float = 10.0,
+) -> DealCard:
+    """The deal with its contact, status history, tasks and calls; NotFound if there is none.
+
+    With `recordings_dir`, each call says whether its recording file is missing on disk;
+    answered calls shorter than `min_talk` seconds are listed as attempts on the misses and
+    call-backs they followed."""
     deal = await session.get(Deal, deal_id)
     if deal is None:
         raise NotFound(f"no deal #{deal_id}")
@@ -131,6 +157,9 @@ async def deal_card(session: AsyncSession, deal_id: int) -> DealCard:
         .where((Call.deal_id == deal.id) | (Call.contact_id == contact.id))
         .order_by(Call.started_at)
     )
+    task_lines, call_lines = _tasks_and_calls(
+        tasks.all(), calls.all(), names, recordings_dir, min_talk
+    )
     return DealCard(
         id=deal.id,
         title=deal.title,
@@ -140,10 +169,19 @@ async def deal_card(session: AsyncSession, deal_id: int) -> DealCard:
         created_at=deal.created_at,
         contact=CardContact(contact.id, contact.phone, contact.name),
         history=tuple(
-            StatusEntry(h.changed_at, h.from_status, h.to_status, h.changed_by) for h in history
+            StatusEntry(
+                h.changed_at,
+                h.from_status,
+                h.to_status,
+                h.changed_by,
+                h.kind,
+                _name(names, h.from_manager_id),
+                _name(names, h.to_manager_id),
+            )
+            for h in history
         ),
-        tasks=tuple(_task_line(t, names) for t in tasks),
-        calls=tuple(_call_line(c, names) for c in calls),
+        tasks=task_lines,
+        calls=call_lines,
     )
 
 
@@ -213,6 +251,8 @@ def _call_line(call: Call, names: dict[int, str]) -> CallLine:
         ring_seconds=call.ring_seconds,
         talk_seconds=call.talk_seconds,
         recording=call.recording_file,
+        missed=call.missed,
+        recovered_by_call_id=call.recovered_by_call_id,
     )
 
 
@@ -223,3 +263,140 @@ async def _manager_names(session: AsyncSession) -> dict[int, str]:
 
 def _name(names: dict[int, str], manager_id: int | None) -> str | None:
     return names.get(manager_id) if manager_id is not None else None
+
+
+@dataclass(frozen=True)
+class DealLine:
+    """A deal on a contact card."""
+
+    id: int
+    title: str | None
+    status: str
+    source: str
+    responsible: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ContactCard:
+    """A client: phones, responsible manager, every deal and every call (with its recording)."""
+
+    id: int
+    name: str | None
+    phones: tuple[str, ...]  # E.164; one per contact today
+    responsible: str | None
+    created_at: datetime
+    deals: tuple[DealLine, ...]  # oldest first
+    tasks: tuple[TaskLine, ...]
+    calls: tuple[CallLine, ...]  # every call with the contact's number, oldest first
+
+
+async def contact_card(
+    session: AsyncSession,
+    contact_id: int,
+    *,
+    recordings_dir: Path | None = None,
+    min_talk: float = 10.0,
+) -> ContactCard:
+    """The contact with all its deals, tasks and calls; NotFound if there is none
+    (`recordings_dir` and `min_talk` as for `deal_card`)."""
+    contact = await session.get(Contact, contact_id)
+    if contact is None:
+        raise NotFound(f"no contact #{contact_id}")
+    names = await _manager_names(session)
+    deals = await session.scalars(
+        select(Deal).where(Deal.contact_id == contact.id).order_by(Deal.id)
+    )
+    tasks = await session.scalars(
+        select(Task).where(Task.contact_id == contact.id).order_by(Task.id)
+    )
+    calls = await session.scalars(
+        select(Call).where(Call.contact_id == contact.id).order_by(Call.started_at, Call.id)
+    )
+    task_lines, call_lines = _tasks_and_calls(
+        tasks.all(), calls.all(), names, recordings_dir, min_talk
+    )
+    return ContactCard(
+        id=contact.id,
+        name=contact.name,
+        phones=(contact.phone,),
+        responsible=_name(names, contact.responsible_manager_id),
+        created_at=contact.created_at,
+        deals=tuple(
+            DealLine(
+                d.id,
+                d.title,
+                d.status,
+                d.source,
+                _name(names, d.responsible_manager_id),
+                d.created_at,
+            )
+            for d in deals
+        ),
+        tasks=task_lines,
+        calls=call_lines,
+    )
+
+
+def recording_missing(recording: str | None, recordings_dir: Path | None) -> bool:
+    """True when a recording is named but no file is there (relative names are under
+    `recordings_dir`); False without a recordings folder to look in."""
+    if not recording or recordings_dir is None:
+        return False
+    path = Path(recording)
+    return not (path if path.is_absolute() else recordings_dir / path).is_file()
+
+
+def _tasks_and_calls(
+    tasks: Sequence[Task],
+    calls: Sequence[Call],
+    names: dict[int, str],
+    recordings_dir: Path | None,
+    min_talk: float,
+) -> tuple[tuple[TaskLine, ...], tuple[CallLine, ...]]:
+    """Task and call lines, with each miss's and call-back's short answered calls as attempts."""
+    attempts = {m.id: _attempts_after(m, calls, min_talk) for m in calls if m.missed}
+    call_lines = tuple(
+        replace(
+            _call_line(c, names),
+            recording_missing=recording_missing(c.recording_file, recordings_dir),
+            attempts=attempts.get(c.id, ()),
+        )
+        for c in calls
+    )
+    task_lines = []
+    for task in tasks:
+        line = _task_line(task, names)
+        if task.purpose == TaskPurpose.CALLBACK.value:
+            # The misses this call-back is about: recovered by the call that closed it, or
+            # (still open) not recovered yet.
+            mine = [
+                m
+                for m in calls
+                if m.missed
+                and m.contact_id == task.contact_id
+                and (
+                    m.recovered_by_call_id == task.closed_by_call_id
+                    if task.closed_by_call_id is not None
+                    else m.recovered_at is None and task.status == TaskStatus.OPEN.value
+                )
+            ]
+            ids = sorted({a for m in mine for a in attempts.get(m.id, ())})
+            line = replace(line, attempts=tuple(ids))
+        task_lines.append(line)
+    return tuple(task_lines), call_lines
+
+
+def _attempts_after(missed: Call, calls: Sequence[Call], min_talk: float) -> tuple[int, ...]:
+    """Answered calls with the same contact shorter than `min_talk`, after `missed` and before
+    it was recovered."""
+    return tuple(
+        c.id
+        for c in calls
+        if c.contact_id == missed.contact_id
+        and not c.missed
+        and c.answered_at is not None
+        and c.talk_seconds < min_talk
+        and c.started_at > missed.started_at
+        and (missed.recovered_at is None or c.started_at < missed.recovered_at)
+    )

@@ -61,9 +61,31 @@ async def is_current(engine: AsyncEngine) -> bool:
 
 async def _run(engine: AsyncEngine, action) -> None:  # type: ignore[no-untyped-def]
     def run(connection: Connection) -> None:
-        config = alembic_config()
-        config.attributes["connection"] = connection
-        action(config)
+        # Batch mode rebuilds a SQLite table by dropping it, and with foreign keys on, the drop
+        # deletes or nulls every row that refers to it (a deal's tasks and history). So on
+        # SQLite the keys are off while the scripts run (a pragma outside the transaction),
+        # and checked before the commit instead.
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            _foreign_keys(connection, on=False)
+        try:
+            with connection.begin():
+                config = alembic_config()
+                config.attributes["connection"] = connection
+                action(config)
+                if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first():
+                    raise RuntimeError("the migration left rows pointing at nothing")
+        finally:
+            if sqlite:
+                _foreign_keys(connection, on=True)
 
-    async with engine.begin() as connection:
+    async with engine.connect() as connection:
         await connection.run_sync(run)
+
+
+def _foreign_keys(connection: Connection, *, on: bool) -> None:
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
+    finally:
+        cursor.close()

@@ -30,10 +30,21 @@ from .values import CreatedBy, DealSource, Direction, TaskPurpose, TaskStatus, T
 
 class Department(Base):
     __tablename__ = "departments"
+    # At most one department is the default (the one a call to no department's line rings).
+    __table_args__ = (
+        Index(
+            "uq_departments_default",
+            "is_default",
+            unique=True,
+            sqlite_where=text("is_default"),
+            postgresql_where=text("is_default"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Moscow")
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     hours: Mapped[list[WorkingHours]] = relationship(
@@ -42,6 +53,23 @@ class Department(Base):
     holidays: Mapped[list[Holiday]] = relationship(
         back_populates="department", cascade="all, delete-orphan"
     )
+    dids: Mapped[list[DepartmentDid]] = relationship(
+        back_populates="department", cascade="all, delete-orphan", order_by="DepartmentDid.number"
+    )
+
+
+class DepartmentDid(Base):
+    """A number callers dial (a line, DID) that rings one department; a number has one owner."""
+
+    __tablename__ = "department_dids"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    department_id: Mapped[int] = mapped_column(
+        ForeignKey("departments.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[str] = mapped_column(String(20), unique=True)  # E.164
+
+    department: Mapped[Department] = relationship(back_populates="dids")
 
 
 class WorkingHours(Base):
@@ -137,9 +165,20 @@ class Deal(Base):
 
 
 class DealStatusChange(Base):
+    """One entry of a deal's history: a status change (`kind` "status") or a change of the
+    responsible manager (`kind` "assigned": the status stays, `from_manager_id` → `to_manager_id`)."""
+
     __tablename__ = "deal_status_changes"
+    __table_args__ = (CheckConstraint(check_in("kind", ("status", "assigned")), name="kind"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), default="status", server_default="status")
+    from_manager_id: Mapped[int | None] = mapped_column(
+        ForeignKey("managers.id", ondelete="SET NULL")
+    )
+    to_manager_id: Mapped[int | None] = mapped_column(
+        ForeignKey("managers.id", ondelete="SET NULL")
+    )
     deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"), index=True)
     from_status: Mapped[str | None] = mapped_column(String(40))
     to_status: Mapped[str] = mapped_column(String(40))

@@ -44,6 +44,7 @@ class DealSource(StrEnum):
     INBOUND_CALL = "inbound_call"
     MISSED_CALL = "missed_call"
     MANUAL = "manual"
+    REPEAT_CALL = "repeat_call"  # a known client's answered call when no deal of theirs was open
 
 
 def check_in(column: str, values: tuple[str, ...]) -> str:

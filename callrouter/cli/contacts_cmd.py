@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
-from crm import contacts, staff
+from crm import contacts, staff, views
 from models.db import Database
 from models.errors import InputError
 
-from .common import AppContext, emit_rows, json_option, local_time, pass_app, run
+from .common import AppContext, emit_object, emit_rows, json_option, local_time, pass_app, run
+from .deals_cmd import attempts_text, call_extras_text
 
 
 @click.group("contacts")
@@ -35,8 +37,6 @@ def contact_add(app: AppContext, phone: str, name: str | None, responsible: str 
                 if responsible
                 else None
             )
-            if manager is not None and not manager.active:
-                raise InputError(f"manager {manager.name!r} is deactivated")
             return (
                 await contacts.add_contact(s, e164, region=region, name=name, responsible=manager)
             ).id
@@ -93,19 +93,33 @@ def _print_rejected(report: contacts.ImportReport) -> None:
 @contacts_group.command("assign")
 @click.argument("contact")
 @click.argument("manager")
+@click.option(
+    "--keep-tasks", is_flag=True, help="Leave the open tasks with whoever holds them now."
+)
 @pass_app
-def contact_assign(app: AppContext, contact: str, manager: str) -> None:
-    """Make MANAGER responsible for CONTACT (phone number or #id)."""
+def contact_assign(app: AppContext, contact: str, manager: str, keep_tasks: bool) -> None:
+    """Make MANAGER responsible for CONTACT (phone number or #id): the contact, its open deals
+    and their open tasks move together; each deal's history says so."""
 
-    async def work(db: Database) -> tuple[str, str]:
+    async def work(db: Database) -> tuple[str, str, int, int]:
         async with db.transaction() as s:
             row = await contacts.get_contact(s, contact, app.settings.default_region)
             person = await staff.get_manager(s, manager, app.settings.endpoint_technology)
-            await contacts.assign_responsible(s, row, person)
-            return row.phone, person.name
+            moved = await contacts.assign_responsible(
+                s,
+                row,
+                person,
+                closed_statuses=app.settings.leads.closed_statuses,
+                now=app.now(),
+                keep_tasks=keep_tasks,
+            )
+            return row.phone, person.name, moved.deals.total(), moved.tasks.total()
 
-    phone, name = run(work, app)
-    click.echo(f"{phone} is now {name}'s client")
+    phone, name, deal_count, task_count = run(work, app)
+    click.echo(
+        f"{phone} is now {name}'s client; moved with it: {deal_count} open deal(s), "
+        f"{task_count} open task(s)"
+    )
 
 
 @contacts_group.command("list")
@@ -134,3 +148,108 @@ def contact_list(app: AppContext, responsible: str | None, limit: int) -> None:
             ]
 
     emit_rows(app, run(work, app), "no contacts")
+
+
+@contacts_group.command("show")
+@click.argument("contact")
+@json_option
+@pass_app
+def contact_show(app: AppContext, contact: str) -> None:
+    """The contact card (CONTACT: phone number or #id): phones, responsible manager, every deal,
+    every call with its recording."""
+
+    async def work(db: Database) -> views.ContactCard:
+        async with db.reader() as s:
+            row = await contacts.get_contact(s, contact, app.settings.default_region)
+            return await views.contact_card(
+                s,
+                row.id,
+                recordings_dir=app.settings.recordings_dir,
+                min_talk=app.settings.leads.recovery_min_talk_seconds,
+            )
+
+    card = run(work, app)
+    emit_object(app, _contact_json(card), lambda: _contact_text(app, card))
+
+
+def _contact_json(card: views.ContactCard) -> dict[str, Any]:
+    return {
+        "id": card.id,
+        "name": card.name,
+        "phones": list(card.phones),
+        "responsible": card.responsible,
+        "created_at": card.created_at,
+        "deals": [
+            {
+                "id": d.id,
+                "title": d.title,
+                "status": d.status,
+                "source": d.source,
+                "responsible": d.responsible,
+                "created_at": d.created_at,
+            }
+            for d in card.deals
+        ],
+        "tasks": [
+            {
+                "id": t.id,
+                "type": t.type,
+                "status": t.status,
+                "due_at": t.due_at,
+                "responsible": t.responsible,
+                "comment": t.comment,
+                "closed_reason": t.close_reason,
+                "attempts": list(t.attempts),
+            }
+            for t in card.tasks
+        ],
+        "calls": [
+            {
+                "id": k.id,
+                "at": k.started_at,
+                "direction": k.direction,
+                "disposition": k.disposition,
+                "manager": k.manager,
+                "talk_seconds": k.talk_seconds,
+                "recording": k.recording,
+                "recording_missing": k.recording_missing,
+                "missed": k.missed,
+                "recovered_by_call_id": k.recovered_by_call_id,
+                "attempts": list(k.attempts),
+            }
+            for k in card.calls
+        ],
+    }
+
+
+def _contact_text(app: AppContext, card: views.ContactCard) -> str:
+    lines = [
+        f"Contact #{card.id} — {card.name or '(no name)'}",
+        f"  phones:      {', '.join(card.phones)}",
+        f"  responsible: {card.responsible or '(nobody)'}",
+        f"  since:       {local_time(app, card.created_at)}",
+        "",
+        "Deals:",
+    ]
+    lines += [
+        f"  #{d.id} [{d.status}] {d.source} for {d.responsible or '(nobody)'}, "
+        f"since {local_time(app, d.created_at)}" + (f" — {d.title}" if d.title else "")
+        for d in card.deals
+    ] or ["  none"]
+    lines += ["", "Tasks:"]
+    lines += [
+        f"  #{t.id} [{t.status}] {t.type} due {local_time(app, t.due_at)} "
+        f"for {t.responsible}: {t.comment}"
+        + (f" (closed: {t.close_reason})" if t.close_reason else "")
+        + attempts_text(t.attempts)
+        for t in card.tasks
+    ] or ["  none"]
+    lines += ["", "Calls:"]
+    lines += [
+        f"  #{k.id} {local_time(app, k.started_at)} {k.direction} {k.disposition} "
+        f"{k.manager or ''} talk {k.talk_seconds:.0f}s"
+        + (f" recovered by #{k.recovered_by_call_id}" if k.recovered_by_call_id else "")
+        + call_extras_text(k)
+        for k in card.calls
+    ] or ["  none"]
+    return "\n".join(lines)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import click
@@ -24,6 +25,8 @@ def deals_group() -> None:
 @click.option("--responsible", default=None, help="Default: the contact's responsible manager.")
 @pass_app
 def deal_add(app: AppContext, contact: str, title: str | None, responsible: str | None) -> None:
+    closed = app.settings.leads.closed_statuses
+
     async def work(db: Database) -> int:
         async with db.transaction() as s:
             row = await contacts.get_contact(s, contact, app.settings.default_region)
@@ -35,9 +38,44 @@ def deal_add(app: AppContext, contact: str, title: str | None, responsible: str 
             deal = await deals.create_deal(
                 s, row, source=DealSource.MANUAL, now=app.now(), responsible=manager, title=title
             )
+            if manager is not None and row.responsible_manager_id != manager.id:
+                # One responsible per client: the contact and its other open deals follow.
+                await deals.assign_deal(s, deal, manager, closed_statuses=closed, now=app.now())
             return deal.id
 
     click.echo(f"deal #{run(work, app)} added")
+
+
+@deals_group.command("assign")
+@click.argument("deal_id", type=int)
+@click.argument("manager")
+@click.option(
+    "--keep-tasks", is_flag=True, help="Leave the open tasks with whoever holds them now."
+)
+@pass_app
+def deal_assign(app: AppContext, deal_id: int, manager: str, keep_tasks: bool) -> None:
+    """Make MANAGER responsible for the deal and so for its client: the contact, its open deals
+    and their open tasks move together (as `contacts assign`)."""
+
+    async def work(db: Database) -> tuple[str, int, int]:
+        async with db.transaction() as s:
+            deal = await deals.get_deal(s, deal_id)
+            person = await staff.get_manager(s, manager, app.settings.endpoint_technology)
+            moved = await deals.assign_deal(
+                s,
+                deal,
+                person,
+                closed_statuses=app.settings.leads.closed_statuses,
+                now=app.now(),
+                keep_tasks=keep_tasks,
+            )
+            return person.name, moved.deals.total(), moved.tasks.total()
+
+    name, deal_count, task_count = run(work, app)
+    click.echo(
+        f"deal #{deal_id} and its client are now {name}'s; moved: {deal_count} open deal(s), "
+        f"{task_count} open task(s)"
+    )
 
 
 @deals_group.command("list")
@@ -101,7 +139,12 @@ def deal_show(app: AppContext, deal_id: int) -> None:
 
     async def work(db: Database) -> views.DealCard:
         async with db.reader() as s:
-            return await views.deal_card(s, deal_id)
+            return await views.deal_card(
+                s,
+                deal_id,
+                recordings_dir=app.settings.recordings_dir,
+                min_talk=app.settings.leads.recovery_min_talk_seconds,
+            )
 
     card = run(work, app)
     emit_object(app, _deal_json(card), lambda: _deal_text(app, card))
@@ -117,7 +160,19 @@ def _deal_json(card: views.DealCard) -> dict[str, Any]:
         "created_at": card.created_at,
         "contact": {"id": card.contact.id, "phone": card.contact.phone, "name": card.contact.name},
         "history": [
-            {"at": h.at, "from": h.from_status, "to": h.to_status, "by": h.by} for h in card.history
+            {
+                "at": h.at,
+                "kind": h.kind,
+                "from": h.from_status,
+                "to": h.to_status,
+                "by": h.by,
+                **(
+                    {"from_manager": h.from_manager, "to_manager": h.to_manager}
+                    if h.kind == "assigned"
+                    else {}
+                ),
+            }
+            for h in card.history
         ],
         "tasks": [
             {
@@ -128,6 +183,7 @@ def _deal_json(card: views.DealCard) -> dict[str, Any]:
                 "responsible": t.responsible,
                 "comment": t.comment,
                 "closed_reason": t.close_reason,
+                "attempts": list(t.attempts),
             }
             for t in card.tasks
         ],
@@ -140,6 +196,8 @@ def _deal_json(card: views.DealCard) -> dict[str, Any]:
                 "manager": k.manager,
                 "talk_seconds": k.talk_seconds,
                 "recording": k.recording,
+                "recording_missing": k.recording_missing,
+                "attempts": list(k.attempts),
             }
             for k in card.calls
         ],
@@ -158,7 +216,13 @@ def _deal_text(app: AppContext, card: views.DealCard) -> str:
         "Status history:",
     ]
     lines += [
-        f"  {local_time(app, h.at)}  {h.from_status or '—'} → {h.to_status}  by {h.by}"
+        f"  {local_time(app, h.at)}  "
+        + (
+            f"responsible {h.from_manager or '(nobody)'} → {h.to_manager or '(nobody)'}"
+            if h.kind == "assigned"
+            else f"{h.from_status or '—'} → {h.to_status}"
+        )
+        + f"  by {h.by}"
         for h in card.history
     ]
     lines += ["", "Tasks:"]
@@ -166,13 +230,13 @@ def _deal_text(app: AppContext, card: views.DealCard) -> str:
         f"  #{t.id} [{t.status}] {t.type} due {local_time(app, t.due_at)} "
         f"for {t.responsible}: {t.comment}"
         + (f" (closed: {t.close_reason})" if t.close_reason else "")
+        + attempts_text(t.attempts)
         for t in card.tasks
     ] or ["  none"]
     lines += ["", "Calls:"]
     lines += [
         f"  #{k.id} {local_time(app, k.started_at)} {k.direction} {k.disposition} "
-        f"{k.manager or ''} talk {k.talk_seconds:.0f}s"
-        + (f" recording {k.recording}" if k.recording else "")
+        f"{k.manager or ''} talk {k.talk_seconds:.0f}s" + call_extras_text(k)
         for k in card.calls
     ] or ["  none"]
     return "\n".join(lines)
@@ -205,6 +269,7 @@ def deal_status(app: AppContext, deal_id: int, status: str, actor: str | None) -
                 now=app.now(),
                 actor=f"manager:{by.name}" if by else "cli",
                 actor_manager=by,
+                min_lead=timedelta(minutes=leads.min_lead_minutes),
             )
             return change.from_status or "", [t.id for t in tasks]
 
@@ -212,3 +277,27 @@ def deal_status(app: AppContext, deal_id: int, status: str, actor: str | None) -
     click.echo(f"deal #{deal_id}: {old} → {new_status}")
     for task_id in task_ids:
         click.echo(f"  automation created task #{task_id}")
+
+
+def call_extras_text(call: views.CallLine) -> str:
+    """' recording <path>', ' recording missing: <path>' or ''; then the miss's attempts."""
+    text = ""
+    if call.recording:
+        text = (
+            f" recording missing: {call.recording}"
+            if call.recording_missing
+            else f" recording {call.recording}"
+        )
+    return text + attempts_text(call.attempts)
+
+
+def attempts_text(attempts: tuple[int, ...]) -> str:
+    """' — 2 short call-back attempts: #5, #7' (nothing when there were none)."""
+    if not attempts:
+        return ""
+    what = (
+        "1 short call-back attempt"
+        if len(attempts) == 1
+        else f"{len(attempts)} short call-back attempts"
+    )
+    return f" — {what}: " + ", ".join(f"#{a}" for a in attempts)

@@ -62,7 +62,8 @@ def test_departments_and_managers_happy_path(office) -> None:
         ("Owner", "PJSIP/200", "owner"),
     ]
     assert cli("managers", "edit", "101", "--email", "anna@example.com").code == 0
-    assert cli("managers", "deactivate", "Борис").code == 0
+    # Deactivation names who takes the work over (issue #14, point 3).
+    assert cli("managers", "deactivate", "Борис", "--to", "Анна Смирнова").code == 0
     listed = {m["name"]: m for m in json.loads(cli("managers", "list", "--json").out)}
     assert listed["Анна Смирнова"]["email"] == "anna@example.com"
     assert listed["Борис"]["active"] is False
@@ -212,6 +213,7 @@ def test_tasks_add_list_done_cancel(office) -> None:
         "101",
         "--due",
         "2020-01-01 10:00",
+        "--allow-past",  # recording work that is already overdue
         "--type",
         "email",
         "--comment",

@@ -44,18 +44,31 @@ async def test_the_deal_card_shows_the_whole_story(office: Database) -> None:  #
     async with db.reader() as s:
         card = await views.deal_card(s, 1)
 
-    assert (card.status, card.source, card.responsible) == ("proposal_sent", "missed_call", "Head")
+    # Issue #14: the missed new number's deal and call-back went to a manager (Анна, by the fair
+    # rule), not to the head of sales.
+    assert (card.status, card.source, card.responsible) == ("proposal_sent", "missed_call", "Анна")
     assert card.contact == views.CardContact(1, CLIENT, "Иван Петров")
     assert [(h.at, h.from_status, h.to_status, h.by) for h in card.history] == [
         (T0, None, "new", "listener"),
         (T0 + timedelta(hours=2), "new", "proposal_sent", "manager:Борис"),
     ]
     assert [(t.status, t.responsible, t.close_reason) for t in card.tasks] == [
-        ("done", "Head", "client called again: call #2 answered"),  # the call-back
-        ("open", "Head", None),  # the automation rule's, on proposal_sent
+        ("done", "Анна", "client called again: call #2 answered"),  # the call-back
+        ("open", "Анна", None),  # the automation rule's, on proposal_sent
     ]
     assert card.calls == (
-        views.CallLine(1, T0, "inbound", "NO ANSWER", None, 20.0, 0.0, f"{RECORDINGS}/in-v.1.wav"),
+        views.CallLine(
+            1,
+            T0,
+            "inbound",
+            "NO ANSWER",
+            None,
+            20.0,
+            0.0,
+            f"{RECORDINGS}/in-v.1.wav",
+            missed=True,
+            recovered_by_call_id=2,
+        ),
         views.CallLine(
             2,
             T0 + timedelta(hours=1),

@@ -11,6 +11,7 @@ from pathlib import Path
 from agi_scripts.fastagi import start_fastagi_server
 from ami_listener.calls import CompletedCall
 from ami_listener.service import AmiListener
+from ami_listener.tracker import PhoneSource
 from asterisk_sim import AsteriskSimulator, Phone, SimConfig, VirtualClock
 from core.settings import AgiSettings, AmiSettings, Settings
 from crm.call_sink import DbCallSink, WriteResult
@@ -69,8 +70,14 @@ class Pipeline:
 
 @asynccontextmanager
 async def pipeline(
-    db: Database, spool: Path, phones: dict[str, Phone], *, agi_up: bool = True
+    db: Database,
+    spool: Path,
+    phones: dict[str, Phone],
+    *,
+    agi_up: bool = True,
+    directory_phones: PhoneSource | None = None,
 ) -> AsyncIterator[Pipeline]:
+    """`directory_phones`: the listener's phones source (None: told by their names)."""
     settings = Settings(agi=AgiSettings(env_timeout=2.0, command_timeout=2.0, shutdown_grace=1.0))
     server = await start_fastagi_server(settings, DbDirectorySource(db), port=0)
     agi_port = server.port if agi_up else _closed_port()
@@ -85,6 +92,7 @@ async def pipeline(
         sink,
         spool_dir=spool,
         tick=0.05,
+        phones=directory_phones,
     )
     running = asyncio.create_task(listener.run())
     try:

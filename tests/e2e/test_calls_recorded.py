@@ -59,7 +59,11 @@ async def test_known_client_answered_by_the_responsible_manager(
     assert call.answered_by_manager_id == 1 and call.linkedid == result.linkedid
     assert call.recording_file and call.recording_file.startswith("/var/spool/asterisk/monitor/in-")
     assert call.variables["CALLROUTER_LEAD"] == "existing"
-    assert tasks == [] and deals == []  # a known client who got through makes no new work
+    # A known client who got through makes no task; with no deal open, the conversation gets a
+    # card: a "repeat call" deal for their manager (issue #14, point 4).
+    assert tasks == []
+    assert [(d.source, d.responsible_manager_id) for d in deals] == [("repeat_call", 1)]
+    assert call.deal_id == deals[0].id
 
 
 async def test_escalation_answered_at_step_two_by_the_department(
@@ -95,8 +99,10 @@ async def test_new_number_nobody_answers_becomes_a_lead_with_a_callback(
     assert call.disposition == "NO ANSWER" and call.missed and not call.abandoned
     assert contacts[NEW].name == "Новый клиент"
     assert [(d.source, d.status) for d in deals] == [("missed_call", "new")]
+    # The first call-back is a department manager's by the fair rule, not the head of sales'
+    # (issue #14, point 1): nobody has an open lead yet, so the first manager, Анна.
     assert [(t.purpose, t.type, t.responsible_manager_id) for t in tasks] == [
-        ("callback", "call", 4)
+        ("callback", "call", 1)
     ]
     assert call.talk_seconds == 0 and call.deal_id == deals[0].id
 
@@ -138,7 +144,8 @@ async def test_outbound_callback_closes_the_task_and_recovers_the_miss(
         await connected(p)
         await p.sim.inbound_call(Caller(NEW, "Новый клиент"))
         await p.sink.wait_for(1)
-        back = await p.sim.outbound_call("102", NEW, answer_after=2.0, talk=3.0)
+        # A conversation, not a 3-second attempt (issue #14, point 8: 10 s at least).
+        back = await p.sim.outbound_call("102", NEW, answer_after=2.0, talk=12.0)
         await p.sink.wait_for(2)
     calls, tasks, _, _ = await rows(db)
     missed, out = calls

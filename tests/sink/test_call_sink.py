@@ -156,22 +156,27 @@ async def test_replaying_a_call_changes_nothing(office: Database) -> None:
     )
 
 
-async def test_missed_new_number_gets_one_callback_task_for_the_head(office: Database) -> None:
+async def test_missed_new_number_gets_one_callback_task_for_a_manager(office: Database) -> None:
+    # Issue #14: the first call-back goes to a department manager by the fair rule (Анна: nobody
+    # has a lead yet, lowest id); the head of sales gets escalations, not call-backs.
     sink = DbCallSink(office)
     await sink.store(inbound("2001.1", answered_by=None))
     await sink.store(inbound("2001.2", answered_by=None, at=T0 + timedelta(minutes=3)))
     async with office.reader() as s:
         tasks = (await s.scalars(select(Task))).all()
         deal = await s.scalar(select(Deal))
+        contact = await s.scalar(select(Contact))
         calls = (await s.scalars(select(Call))).all()
     assert len(tasks) == 1
     task = tasks[0]
+    anna = 1
     assert (task.purpose, task.type, task.status, task.responsible_manager_id) == (
         "callback",
         "call",
         "open",
-        3,
+        anna,
     )
+    assert contact.responsible_manager_id == deal.responsible_manager_id == anna
     assert task.missed_calls == 2 and task.last_missed_at == T0 + timedelta(minutes=3)
     assert "2 missed calls" in task.comment
     assert task.due_at == T0 + timedelta(seconds=20) + timedelta(minutes=15)
@@ -260,6 +265,7 @@ async def test_known_client_with_only_closed_deals_gets_a_new_deal(office: Datab
 
 
 async def test_round_robin_policy_spreads_new_number_callbacks(office: Database) -> None:
+    # "round_robin", the setting's old value, still reads as the fair rule (the default now).
     sink = DbCallSink(office, LeadSettings(new_number_callback_owner="round_robin"))
     for i in range(4):
         await sink.store(inbound(f"5001.{i}", answered_by=None, number=f"+7916000000{i}"))
