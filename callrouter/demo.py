@@ -31,12 +31,13 @@ from callrouter.reports import render_html, render_text
 from callrouter.reports.daily import build_daily
 from callrouter.reports.model import DailyReport
 from core.settings import AgiSettings, AmiSettings, Settings
-from crm import deals
+from crm import deals, tasks
 from crm.call_sink import DbCallSink
 from models import migrate
 from models.db import Database
 from models.directory import DbDirectorySource
-from models.tables import Deal
+from models.tables import Deal, Task
+from models.values import TaskPurpose, TaskStatus
 from router.directory import Role
 
 TECH = "PJSIP"
@@ -235,6 +236,10 @@ async def _play(
         await sim.stop()
         await server.close()
 
+    qualified = await _qualify_leads(
+        db, settings, rng, datetime.combine(day, time(17, 30), tzinfo=ZONE)
+    )
+    out(f"Leads: {qualified} qualified by their managers (task done, deal in progress)")
     moved = await _move_deals(db, settings, rng, datetime.combine(day, time(17, 45), tzinfo=ZONE))
     out(
         f"Deals: {moved['proposal_sent']} moved to proposal sent (automation gave each a call task), "
@@ -330,6 +335,46 @@ async def _play_day(
     await meeting
     ticker.cancel()
     return results, len(results) - len(planned)
+
+
+async def _qualify_leads(
+    db: Database, settings: Settings, rng: random.Random, now: datetime
+) -> int:
+    """Before the day ends the managers qualify most of the day's new leads: the lead's task is
+    done and its deal moves on. The rest stay for tomorrow (some already late)."""
+    leads = settings.leads
+    done = 0
+    async with db.transaction() as session:
+        open_leads = (
+            await session.scalars(
+                select(Task)
+                .where(
+                    Task.status == TaskStatus.OPEN.value,
+                    Task.purpose == TaskPurpose.NEW_LEAD.value,
+                )
+                .order_by(Task.id)
+            )
+        ).all()
+        for task in open_leads:
+            if rng.random() < 0.3:
+                continue
+            await tasks.close_task(
+                session, task, status=TaskStatus.DONE, reason="qualified on the phone", now=now
+            )
+            deal = await session.get(Deal, task.deal_id)
+            if deal is not None and deal.status == "new":
+                await deals.set_status(
+                    session,
+                    deal,
+                    "in_progress",
+                    statuses=leads.deal_statuses,
+                    closed_statuses=leads.closed_statuses,
+                    now=now,
+                    actor="demo",
+                    min_lead=timedelta(minutes=leads.min_lead_minutes),
+                )
+            done += 1
+    return done
 
 
 async def _move_deals(

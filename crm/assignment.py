@@ -23,6 +23,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.tables import Deal
+from models.tables import Manager as ManagerRow
 from models.values import DealSource
 from router.departments import default_department
 from router.directory import Directory, Manager, Role
@@ -72,7 +73,9 @@ async def pick_fair_manager(
 
     Reads the current leads through `session` (its pending rows included), so leads given in
     the same transaction count: calling it again after giving a lead picks the next manager."""
-    candidates = [m.id for m in fair_candidates(directory, department_id, at, exclude)]
+    candidates = await _still_active(
+        session, [m.id for m in fair_candidates(directory, department_id, at, exclude)]
+    )
     if not candidates:
         return None
     open_leads = func.sum(case((Deal.status == OPEN_LEAD_STATUS, 1), else_=0)).label("open_leads")
@@ -116,7 +119,7 @@ async def assign_lead(
     answered — the fair rule picks a manager of `department_id`. With no manager on shift there
     the lead goes to the head of sales, then the owner (the department's first), then to whoever
     answered; `owner_id` is None only when the company has nobody active at all."""
-    if answerer is not None and answerer.active:
+    if answerer is not None and await _still_active(session, [answerer.id]):
         if answerer.role is Role.MANAGER or answered_by_boss == "keep_answerer":
             return LeadAssignment(answerer.id)
     chosen = await pick_fair_manager(session, directory, department_id, at)
@@ -126,6 +129,19 @@ async def assign_lead(
         chosen = answerer.id
     noted = answerer if answerer is not None and answerer.id != chosen else None
     return LeadAssignment(chosen, noted)
+
+
+async def _still_active(session: AsyncSession, manager_ids: list[int]) -> list[int]:
+    """Those of `manager_ids` active now. The writer's directory may be seconds old, and a
+    manager deactivated meanwhile must not get a lead (their work was just handed over)."""
+    if not manager_ids:
+        return []
+    active = set(
+        await session.scalars(
+            select(ManagerRow.id).where(ManagerRow.id.in_(manager_ids), ManagerRow.active.is_(True))
+        )
+    )
+    return [mid for mid in manager_ids if mid in active]
 
 
 def fallback_owner_id(directory: Directory, department_id: int | None) -> int | None:

@@ -61,8 +61,10 @@ async def write_rows(
     for call in calls:
         if key_of(call) not in batch.earlier:
             fresh.setdefault(key_of(call), call)
-    batch.contacts, first_calls = await _contacts_for(session, list(fresh.values()))
-    contacts = _contacts_as_of_each_call(fresh, batch.contacts, first_calls)
+    batch.contacts, creators = await _contacts_for(session, list(fresh.values()), batch.managers)
+    contacts = _contacts_as_of_each_call(fresh, batch.contacts, creators)
+    # Only a caller who rang in is a new lead; a number a manager talked to is just a contact.
+    first_calls = {key for key in creators if fresh[key].direction == "inbound"}
     values = {key: _call_values(call, batch.managers, contacts[key]) for key, call in fresh.items()}
     ids = await _insert_calls(session, values)
     lost_race = [key for key in fresh if key not in ids]
@@ -101,25 +103,26 @@ def _dialect_insert(session: AsyncSession) -> Any:
 
 
 async def _contacts_for(
-    session: AsyncSession, calls: list[CompletedCall]
+    session: AsyncSession, calls: list[CompletedCall], managers: dict[str, Manager]
 ) -> tuple[dict[str, Contact], set[CallKey]]:
-    """The contacts of the calls' external numbers, locked; new numbers that rang in are
-    created. Also the keys of the calls that created their contact (new leads)."""
+    """The contacts of the calls' external numbers, locked; new numbers are created for a caller
+    who rang in and for a number a manager talked to (every conversation belongs to a card).
+    Also the keys of the calls that created their contact."""
     numbers: set[str] = set()
-    first_inbound: dict[str, CompletedCall] = {}
+    creators: dict[str, CompletedCall] = {}
     for call in calls:
         number = contact_number(call)
         if number is None:
             continue
         numbers.add(number)
-        if call.direction == "inbound":
-            first_inbound.setdefault(number, call)
+        if call.direction == "inbound" or call.answered_at is not None:
+            # A manager dialling a number nobody answered does not make a contact of it.
+            creators.setdefault(number, call)
     created: set[str] = set()
-    if first_inbound:
-        # A manager dialling out does not make a contact of every number they call: only
-        # inbound callers become contacts. Sorted, so two listeners lock in the same order.
-        # Parameter lists, not .values([...]): the statement is compiled once and cached,
-        # and SQLAlchemy renders each batch as one multi-row INSERT ("insertmanyvalues").
+    if creators:
+        # Sorted, so two listeners lock in the same order. Parameter lists, not
+        # .values([...]): the statement is compiled once and cached, and SQLAlchemy renders
+        # each batch as one multi-row INSERT ("insertmanyvalues").
         result = await session.execute(
             _dialect_insert(session)(Contact.__table__)
             .on_conflict_do_nothing(index_elements=["phone"])
@@ -127,11 +130,14 @@ async def _contacts_for(
             [
                 {
                     "phone": number,
-                    "name": _clean_name(call.caller_name, number),
+                    "name": _clean_name(call.caller_name, number)
+                    if call.direction == "inbound"
+                    else None,
+                    "responsible_manager_id": _talked_to_by(call, managers),
                     "created_at": call.started_at,
                     "updated_at": call.started_at,
                 }
-                for number, call in sorted(first_inbound.items())
+                for number, call in sorted(creators.items())
             ],
         )
         created = set(result.scalars())
@@ -145,8 +151,16 @@ async def _contacts_for(
             .execution_options(populate_existing=True)
         ):
             contacts[contact.phone] = contact
-    firsts = (first_inbound[number] for number in created)
-    return contacts, {key_of(call) for call in firsts}
+    return contacts, {key_of(creators[number]) for number in created}
+
+
+def _talked_to_by(call: CompletedCall, managers: dict[str, Manager]) -> int | None:
+    """A number a manager called and talked to is that manager's client (if they can take it);
+    an inbound caller's responsible is the lead rules' to decide."""
+    if call.direction == "inbound":
+        return None
+    manager = managers.get(call.manager_endpoint or "")
+    return manager.id if manager is not None and manager.active else None
 
 
 def contact_number(call: CompletedCall) -> str | None:

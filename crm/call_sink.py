@@ -62,9 +62,12 @@ class DbCallSink:
         directory_ttl: float = 5.0,
         *,
         subscribers: Sequence[Subscriber] = (),
+        sales_department_id: int | None = None,
     ) -> None:
         self._db = db
-        self._rules = LeadRules(leads or LeadSettings())
+        # sales_department_id: routing.sales_department_id, the override of the default
+        # department that leads belong to when their answerer has none.
+        self._rules = LeadRules(leads or LeadSettings(), sales_department_id)
         self._subscribers = tuple(subscribers)
         # Managers and schedules change rarely; reading them once per call cost more than the
         # call's own writes. A manager added now is recognised within `directory_ttl` seconds.

@@ -55,7 +55,9 @@ def backfill(app: AppContext, source: Path, system: str | None) -> None:
         )
         for item in rejected:
             print(f"line {item.line}: skipped: {item.reason}", file=sys.stderr)
-        sink = DbCallSink(db, settings.leads)
+        sink = DbCallSink(
+            db, settings.leads, sales_department_id=settings.routing.sales_department_id
+        )
         added = 0
         for call in calls:
             added += (await sink.store(call)).created

@@ -50,7 +50,7 @@ def demo(database: Path, html: Path, calls: int, seed: int) -> None:
     for command in (
         "deals list",
         "deals show 1",
-        "tasks list --overdue",
+        f"tasks list --overdue --at '{result.day} 20:00'   # the report's moment",
         "calls list --missed",
         f"stats --from {result.day} --to {result.day} --by manager",
     ):

@@ -55,7 +55,9 @@ def refused_replay(app: AppContext, ids: tuple[str, ...], everything: bool) -> N
         entries = _chosen(entries, ids)
 
     async def work(db: Database) -> list[dict[str, Any]]:
-        sink = DbCallSink(db, app.settings.leads)
+        sink = DbCallSink(
+            db, app.settings.leads, sales_department_id=app.settings.routing.sales_department_id
+        )
         return [await _replay(sink, area, entry) for entry in entries]
 
     rows = run(work, app) if entries else []

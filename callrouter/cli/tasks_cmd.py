@@ -76,12 +76,24 @@ def task_add(
 @click.option("--manager", default=None, help="Same as --mine.")
 @click.option("--overdue", is_flag=True, help="Open tasks past their deadline.")
 @click.option("--status", type=click.Choice(["open", "done", "cancelled", "all"]), default="open")
+@click.option(
+    "--at",
+    "at_text",
+    default=None,
+    help="Overdue as of this moment: 'YYYY-MM-DD HH:MM' (company time); default now.",
+)
 @json_option
 @pass_app
 def task_list(
-    app: AppContext, mine: str | None, manager: str | None, overdue: bool, status: str
+    app: AppContext,
+    mine: str | None,
+    manager: str | None,
+    overdue: bool,
+    status: str,
+    at_text: str | None,
 ) -> None:
     who = mine or manager
+    as_of = parse_when(at_text, app.tz, app.now()) if at_text else app.now()
 
     async def work(db: Database) -> list[dict]:
         async with db.reader() as s:
@@ -89,7 +101,7 @@ def task_list(
                 await staff.get_manager(s, who, app.settings.endpoint_technology) if who else None
             )
             names = {m.id: m.name for m in await staff.list_managers(s)}
-            now = app.now()
+            now = as_of
             rows = await tasks.list_tasks(
                 s,
                 manager=person,

@@ -59,7 +59,12 @@ class AmiPart:
         self.settings = settings
         self.db = Database(settings.database_url)
         self.lost = LostCallsToday(settings.timezone)
-        self.sink = TimedSink(DbCallSink(self.db, settings.leads), self.lost)
+        self.sink = TimedSink(
+            DbCallSink(
+                self.db, settings.leads, sales_department_id=settings.routing.sales_department_id
+            ),
+            self.lost,
+        )
         self.phones = DirectoryPhones(self.db, settings.routing.directory_refresh_seconds)
         self._phones_task: asyncio.Task[None] | None = None
         self.listener: AmiListener | None = None

@@ -100,18 +100,16 @@ def upgrade() -> None:
         )
     connection = op.get_bind()
     now = datetime.now(UTC)
-    _say(
-        f"0007: {_give_contacts_their_deals_owner(connection)} contact(s) without a responsible "
-        "got their open deal's"
-    )
-    _say(
-        f"0007: {_deals_follow_contacts(connection, now)} open deal(s) now follow their "
-        "contact's responsible (each with an 'assigned' history entry)"
-    )
-    _say(
-        f"0007: {_cancel_tasks_of_closed_deals(connection, now)} open task(s) of closed deals "
-        "cancelled"
-    )
+    changed = (
+        (_give_contacts_their_deals_owner(connection), "contact(s) without a responsible got "
+         "their open deal's"),
+        (_deals_follow_contacts(connection, now), "open deal(s) now follow their contact's "
+         "responsible (each with an 'assigned' history entry)"),
+        (_cancel_tasks_of_closed_deals(connection, now), "open task(s) of closed deals cancelled"),
+    )  # fmt: skip
+    for count, what in changed:
+        if count:  # a new or already consistent database has nothing to report
+            _say(f"0007: {count} {what}")
     _list_work_of_inactive_managers(connection)
 
 

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import func, select
 
+from callrouter.cli import main
 from callrouter.demo import run_demo
 from models.db import Database
 from models.tables import Call, Task
+from tests.crm.test_ownership_properties import broken_rules
 
 ZONE = ZoneInfo("Europe/Moscow")
 
@@ -65,3 +70,30 @@ async def test_demo_report_agrees_with_the_database(tmp_path: Path) -> None:
     html = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert "<svg" in html and "2026-11-25" in html
     assert "Lost Call Rate" in result.report_text
+
+
+async def test_the_demo_strands_nothing_and_its_overdue_count_is_the_task_list(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    database = tmp_path / "demo.sqlite3"
+    result = await run_demo(
+        database, tmp_path / "report.html", calls=40, seed=5, today=date(2026, 11, 25), out=print
+    )
+    url = f"sqlite+aiosqlite:///{database}"
+    # What the owner reads in the report is what a manager's task list shows at that moment.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CALLROUTER_CONFIG", raising=False)
+    monkeypatch.setenv("CALLROUTER_DATABASE_URL", url)
+    capsys.readouterr()
+    at = f"{result.day} 20:00"  # the report's moment (run_demo builds it as of 20:00)
+    code = await asyncio.to_thread(main, ["tasks", "list", "--overdue", "--at", at, "--json"])
+    listed = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert len(listed) == result.report.tasks.overdue
+    assert result.report.tasks.overdue < result.report.tasks.open  # not everything is late
+    # And nothing in it is stranded: the ownership model's rules hold on the demo's database.
+    db = Database(url)
+    try:
+        assert await broken_rules(db) == []
+    finally:
+        await db.dispose()
