@@ -12,6 +12,7 @@ from crm import contacts, staff, views
 from models.db import Database
 from models.errors import InputError
 
+from .cards import call_json, task_json
 from .common import AppContext, emit_object, emit_rows, json_option, local_time, pass_app, run
 from .deals_cmd import attempts_text, call_extras_text
 
@@ -190,33 +191,9 @@ def _contact_json(card: views.ContactCard) -> dict[str, Any]:
             }
             for d in card.deals
         ],
-        "tasks": [
-            {
-                "id": t.id,
-                "type": t.type,
-                "status": t.status,
-                "due_at": t.due_at,
-                "responsible": t.responsible,
-                "comment": t.comment,
-                "closed_reason": t.close_reason,
-                "attempts": list(t.attempts),
-            }
-            for t in card.tasks
-        ],
+        "tasks": [task_json(t) for t in card.tasks],
         "calls": [
-            {
-                "id": k.id,
-                "at": k.started_at,
-                "direction": k.direction,
-                "disposition": k.disposition,
-                "manager": k.manager,
-                "talk_seconds": k.talk_seconds,
-                "recording": k.recording,
-                "recording_missing": k.recording_missing,
-                "missed": k.missed,
-                "recovered_by_call_id": k.recovered_by_call_id,
-                "attempts": list(k.attempts),
-            }
+            {**call_json(k), "missed": k.missed, "recovered_by_call_id": k.recovered_by_call_id}
             for k in card.calls
         ],
     }

@@ -11,6 +11,7 @@ from crm import contacts, deals, staff, views
 from models.db import Database
 from models.values import DealSource
 
+from .cards import call_json, task_json
 from .common import AppContext, emit_object, emit_rows, json_option, local_time, pass_app, run
 
 
@@ -174,33 +175,8 @@ def _deal_json(card: views.DealCard) -> dict[str, Any]:
             }
             for h in card.history
         ],
-        "tasks": [
-            {
-                "id": t.id,
-                "type": t.type,
-                "status": t.status,
-                "due_at": t.due_at,
-                "responsible": t.responsible,
-                "comment": t.comment,
-                "closed_reason": t.close_reason,
-                "attempts": list(t.attempts),
-            }
-            for t in card.tasks
-        ],
-        "calls": [
-            {
-                "id": k.id,
-                "at": k.started_at,
-                "direction": k.direction,
-                "disposition": k.disposition,
-                "manager": k.manager,
-                "talk_seconds": k.talk_seconds,
-                "recording": k.recording,
-                "recording_missing": k.recording_missing,
-                "attempts": list(k.attempts),
-            }
-            for k in card.calls
-        ],
+        "tasks": [task_json(t) for t in card.tasks],
+        "calls": [call_json(k) for k in card.calls],
     }
 
 

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import os
 import random
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from ami_listener.calls import CallLeg, CompletedCall
+from ami_listener.calls import CompletedCall
 from core.settings import LeadSettings
 from crm import deals, ownership, staff
 from crm.call_sink import DbCallSink
@@ -31,7 +32,7 @@ from models.db import Database
 from models.errors import InputError
 from models.tables import Call, Contact, Deal, DealStatusChange, Manager, Task
 from models.values import TaskStatus
-from tests.sink.test_call_sink import T0, add_office
+from tests.sink.test_call_sink import T0, add_office, inbound, outbound
 
 # A fixed handful in CI; CALLROUTER_OWNERSHIP_SEEDS=200 explores more on a developer's machine.
 SEEDS = range(int(os.environ.get("CALLROUTER_OWNERSHIP_SEEDS", "6")))
@@ -44,62 +45,22 @@ LEADS = LeadSettings()
 def _call(
     linkedid: str, at: datetime, number: str, answered_by: str | None, talk: float
 ) -> CompletedCall:
-    rung = ("PJSIP/101", "PJSIP/102", "PJSIP/104") + ((answered_by,) if answered_by else ())
-    rung = tuple(dict.fromkeys(rung))
-    legs = tuple(
-        CallLeg(
-            endpoint=e,
-            channel=f"{e}-0000000{i}",
-            ring_started_at=at + timedelta(seconds=1),
-            ring_seconds=3.0 if e == answered_by else 10.0,
-            answered=e == answered_by,
-            dial_status="ANSWER" if e == answered_by else ("CANCEL" if answered_by else "NOANSWER"),
-        )
-        for i, e in enumerate(rung)
-    )
-    return CompletedCall(
-        system="pbx1",
-        linkedid=linkedid,
-        direction="inbound",
-        external_number=number,
-        external_number_raw=number.lstrip("+"),
-        caller_name=None,
-        dialed_number="7000",
-        started_at=at,
-        answered_at=at + timedelta(seconds=4) if answered_by else None,
-        ended_at=at + timedelta(seconds=4 + talk if answered_by else 20),
-        ring_seconds=4.0 if answered_by else 20.0,
-        talk_seconds=talk if answered_by else 0.0,
-        disposition="ANSWERED" if answered_by else "NO ANSWER",
-        answered_by=answered_by,
-        manager_endpoint=None,
-        abandoned=answered_by is None,
-        abandon_seconds=20.0 if answered_by is None else None,
-        after_hours=False,
-        legs=legs,
-    )
+    rung = tuple(dict.fromkeys(("PJSIP/101", "PJSIP/102", "PJSIP/104", answered_by or "PJSIP/101")))
+    call = inbound(linkedid, at=at, answered_by=answered_by, number=number, name=None, rung=rung)
+    if answered_by is None:
+        return call
+    return replace(call, talk_seconds=talk, ended_at=at + timedelta(seconds=4 + talk))
 
 
 def _callback(linkedid: str, at: datetime, number: str, phone: str, talk: float) -> CompletedCall:
-    return CompletedCall(
-        system="pbx1",
-        linkedid=linkedid,
-        direction="outbound",
+    call = outbound(linkedid, at=at, phone=phone, answered=talk > 0)
+    return replace(
+        call,
         external_number=number,
         external_number_raw=number,
-        caller_name=None,
         dialed_number=number,
-        started_at=at,
-        answered_at=at + timedelta(seconds=5) if talk else None,
-        ended_at=at + timedelta(seconds=5 + talk),
-        ring_seconds=5.0,
         talk_seconds=talk,
-        disposition="ANSWERED" if talk else "NO ANSWER",
-        answered_by="PJSIP/carrier" if talk else None,
-        manager_endpoint=phone,
-        abandoned=False,
-        abandon_seconds=None,
-        after_hours=False,
+        ended_at=at + timedelta(seconds=5 + talk),
     )
 
 
