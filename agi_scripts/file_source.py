@@ -1,7 +1,8 @@
 """A DirectorySource read from a JSON snapshot (demos, tests, `route explain` without a database).
 
 {"departments": [{"id": 1, "name": "Sales", "timezone": "Europe/Moscow",
-                  "week": {"0": [["09:00", "18:00"]], ...}}],
+                  "week": {"0": [["09:00", "18:00"]], ...}, "dids": ["+74951234567"]}],
+ "default_department_id": 1,
  "managers": [{"id": 1, "name": "Ivan", "endpoint": "PJSIP/101", "role": "manager",
                "department_id": 1, "active": true}],
  "contacts": [{"id": 7, "phone": "+79161234567", "name": "…", "responsible_manager_id": 1}]}
@@ -32,7 +33,8 @@ def _hours(raw: dict[str, Any]) -> WorkingHours:
 def parse_snapshot(data: dict[str, Any]) -> tuple[Directory, dict[str, ContactView]]:
     """The directory and the contacts by phone from the JSON structure above."""
     departments = tuple(
-        Department(d["id"], d["name"], _hours(d)) for d in data.get("departments", ())
+        Department(d["id"], d["name"], _hours(d), frozenset(d.get("dids", ())))
+        for d in data.get("departments", ())
     )
     managers = tuple(
         Manager(
@@ -49,7 +51,8 @@ def parse_snapshot(data: dict[str, Any]) -> tuple[Directory, dict[str, ContactVi
         c["phone"]: ContactView(c["id"], c["phone"], c.get("name"), c.get("responsible_manager_id"))
         for c in data.get("contacts", ())
     }
-    return Directory(departments, managers), contacts
+    default = data.get("default_department_id")
+    return Directory(departments, managers, default), contacts
 
 
 class FileDirectorySource:
