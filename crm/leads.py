@@ -57,6 +57,9 @@ class OpenWork:
     callbacks: dict[int, Task] = field(default_factory=dict)  # contact id -> open call-back
     # contact id -> start times of its missed calls not yet recovered (usually none or a few)
     unrecovered: dict[int, list[datetime]] = field(default_factory=dict)
+    # (contact id, first unrecovered miss) -> short call-back attempts counted so far: asked of
+    # the database once per batch, then kept current as the batch's attempts are noted.
+    attempts: dict[tuple[int, datetime], int] = field(default_factory=dict)
 
     @classmethod
     async def load(
@@ -321,10 +324,14 @@ class LeadRules:
         misses = work.unrecovered.get(contact.id, [])
         if task is None or not misses:
             return None
-        attempts = await count_attempts(
-            session, contact.id, min(misses), call.id, self.settings.recovery_min_talk_seconds
-        )
-        task.comment = self._callback_comment(contact, task.missed_calls, attempts)
+        key = (contact.id, min(misses))
+        if key in work.attempts:
+            work.attempts[key] += 1  # the calls of a batch come in id order
+        else:
+            work.attempts[key] = await count_attempts(
+                session, contact.id, key[1], call.id, self.settings.recovery_min_talk_seconds
+            )
+        task.comment = self._callback_comment(contact, task.missed_calls, work.attempts[key])
         return task.id
 
     @staticmethod

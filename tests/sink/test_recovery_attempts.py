@@ -57,6 +57,21 @@ async def test_a_short_answered_callback_is_an_attempt_not_a_recovery(
     assert miss.recovered_by_call_id == done.call_id
 
 
+async def test_attempts_written_in_one_batch_count_as_written_one_at_a_time(
+    office: Database,  # noqa: F811
+) -> None:
+    sink = DbCallSink(office)
+    await sink.store(inbound("b.1", answered_by=None))
+    await sink.store(short(outbound("b.2", at=T0 + timedelta(minutes=5))))
+    # The listener hands over whatever its spool holds: three more attempts in one batch.
+    await sink.store_many(
+        [short(outbound(f"b.{n}", at=T0 + timedelta(minutes=5 + n))) for n in (3, 4, 5)]
+    )
+    task, miss = await _task_and_miss(office)
+    assert task.status == "open" and miss.recovered_at is None
+    assert task.comment.endswith("4 short call-back attempts")
+
+
 async def test_a_short_repeat_inbound_call_does_not_recover_either(
     office: Database,  # noqa: F811
 ) -> None:
