@@ -8,6 +8,7 @@ from `build_call`.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,6 +34,9 @@ _DIAL_DISPOSITIONS: dict[str, Disposition] = {
     "CONGESTION": "FAILED",
 }
 _CDR_DIAL_STATUS = {"ANSWERED": "ANSWER", "NO ANSWER": "NOANSWER", "BUSY": "BUSY"}
+# A delayed Local leg's extension, `<delay seconds>-<endpoint>` (`3-103`; our dialplan's
+# `[callrouter-ring-delayed]`, the lab's `[ring-delayed]`): its `;2` half waits that long first.
+_DELAYED_EXTEN = re.compile(r"^(\d+(?:\.\d+)?)-.")
 
 
 @dataclass(frozen=True)
@@ -118,8 +122,19 @@ def build_call(
 
 
 def _legs(call: CallState, cdrs: list[CdrRecord]) -> list[CallLeg]:
+    """One leg per phone channel rung. A Local pair is no phone: the phone its `;2` half dialled
+    is the leg (rung from its own DialBegin), a pair that dialled nobody (still waiting in its
+    delay when the call ended) rang nobody. Only a Local `;1` that answered with no phone seen
+    behind it stays a leg (the directory reads `Local/101@ctx` as 101's phone)."""
     legs: list[CallLeg] = []
+    dialled = {leg.via for leg in call.legs.values() if leg.via}
+    halves: set[str] = set()
     for leg in call.legs.values():
+        pair = parse_channel(leg.channel).pair
+        if pair is not None:
+            halves.add(leg.channel)
+            if leg.uniqueid != call.answered_leg or pair in dialled:
+                continue
         channel = call.channels.get(leg.uniqueid)
         end = leg.ended_at
         if end is None and channel is not None:
@@ -137,19 +152,27 @@ def _legs(call: CallState, cdrs: list[CdrRecord]) -> list[CallLeg]:
             )
         )
     # A Cdr for a leg whose Dial events we never saw (lost on a reconnect, or a backfill from
-    # Master.csv) still tells who rang, and who answered.
-    seen = {leg.channel for leg in legs}
+    # Master.csv) still tells who rang, and who answered. A Local pair whose `;2` half wrote
+    # records of its own is represented by them (the phone it dialled, or nobody).
+    seen = {leg.channel for leg in legs} | halves
     answerer = _cdr_answerer(cdrs, seen) if call.answered_leg is None else None
+    wrote = {pair for cdr in cdrs if (pair := _two_half(cdr.channel)) is not None}
     for cdr in cdrs:
         if not cdr.destination_channel or cdr.destination_channel in seen or cdr.start is None:
             continue
         seen.add(cdr.destination_channel)
-        ring = (cdr.duration or 0) - (cdr.billable or 0)
+        if parse_channel(cdr.destination_channel).pair in wrote:
+            continue
+        ring = float((cdr.duration or 0) - (cdr.billable or 0))
+        start = cdr.start
+        waited = _delay(cdr)
+        if waited:  # the phone was dialled only when the `;2` half's delay was over
+            start, ring = start + waited, ring - waited
         legs.append(
             CallLeg(
                 endpoint=endpoint_of(cdr.destination_channel),
                 channel=cdr.destination_channel,
-                ring_started_at=_utc(cdr.start),
+                ring_started_at=_utc(start),
                 ring_seconds=float(max(ring, 0)),
                 answered=cdr.destination_channel == answerer,
                 dial_status=_CDR_DIAL_STATUS.get(cdr.disposition),
@@ -157,6 +180,20 @@ def _legs(call: CallState, cdrs: list[CdrRecord]) -> list[CallLeg]:
         )
     legs.sort(key=lambda leg: leg.ring_started_at)
     return legs
+
+
+def _two_half(channel: str) -> str | None:
+    """The Local pair of a `;2` half's channel name; None for anything else."""
+    name = parse_channel(channel)
+    return name.pair if name.half == 2 else None
+
+
+def _delay(cdr: CdrRecord) -> float:
+    """Seconds a delayed Local leg's `;2` half waited before the Dial its record is about."""
+    if _two_half(cdr.channel) is None or cdr.last_application != "Dial":
+        return 0.0
+    m = _DELAYED_EXTEN.match(cdr.destination)
+    return float(m.group(1)) if m else 0.0
 
 
 def _cdr_answerer(cdrs: list[CdrRecord], seen: set[str]) -> str | None:
@@ -328,6 +365,9 @@ def _talk_seconds(
 ) -> float:
     if answered_leg is None:
         return 0.0
+    pair = _pair_behind(call, cdrs, answered_leg.channel)
+    if pair is not None:
+        return _talk_through_local(call, cdrs, answered_leg, pair, answered_at, ended_at)
     answered_cdrs = [c for c in cdrs if c.disposition == "ANSWERED" and c.billable is not None]
     for cdr in answered_cdrs:
         if cdr.destination_channel == answered_leg.channel:
@@ -341,11 +381,59 @@ def _talk_seconds(
     return _round(min(end, ended_at) - answered_at)
 
 
+def _pair_behind(call: CallState, cdrs: list[CdrRecord], channel: str) -> str | None:
+    """The Local pair through which `channel` (the answering phone) was dialled, if any."""
+    for leg in call.legs.values():
+        if leg.channel == channel and leg.via:
+            return leg.via
+    for cdr in cdrs:
+        pair = _two_half(cdr.channel)
+        if pair is not None and cdr.destination_channel == channel:
+            return pair
+    return None
+
+
+def _talk_through_local(
+    call: CallState,
+    cdrs: list[CdrRecord],
+    answered_leg: CallLeg,
+    pair: str,
+    answered_at: float | None,
+    ended_at: float,
+) -> float:
+    """Talk time of a phone reached through a Local pair. No single Cdr has it: with `/n` the
+    `;2` → phone and caller → `;1` records do, but once the pair is optimised away both end
+    with billsec 0 and a third record (caller → phone) starts at the swap (pjsip-local L5).
+    From the Cdrs: the first answer to the last end among the records of that phone and that
+    pair (whole seconds, as Cdr billsec is); else from the events: the answer to the phone's
+    hangup."""
+    mine = [
+        c
+        for c in cdrs
+        if c.disposition == "ANSWERED"
+        and c.answer is not None
+        and c.end is not None
+        and (
+            c.destination_channel == answered_leg.channel
+            or parse_channel(c.destination_channel).pair == pair
+        )
+    ]
+    if mine:
+        return _round(max(c.end or 0.0 for c in mine) - min(c.answer or 0.0 for c in mine))
+    phone = next((c for c in call.channels.values() if c.name == answered_leg.channel), None)
+    if answered_at is not None and phone is not None and phone.hung_up_at is not None:
+        return _round(min(phone.hung_up_at, ended_at) - answered_at)
+    return 0.0
+
+
 def _disposition(answered: bool, cdrs: list[CdrRecord], legs: list[CallLeg]) -> Disposition:
     if answered:
         return "ANSWERED"
-    # The caller's own final record (no DestinationChannel) is Asterisk's verdict on the call.
+    # The caller's own final record (no DestinationChannel) is Asterisk's verdict on the call
+    # (a Local `;2` half's records are its own: one still waiting ends NO ANSWER without one).
     for cdr in reversed(cdrs):
+        if parse_channel(cdr.channel).is_local:
+            continue
         if not cdr.destination_channel and cdr.disposition in _CDR_DISPOSITIONS:
             return _CDR_DISPOSITIONS[cdr.disposition]
     ended = [leg for leg in legs if leg.dial_status]

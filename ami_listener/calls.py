@@ -30,6 +30,12 @@ JSON_VERSION = 1
 class CallLeg:
     """One endpoint that was rung for the call (one AMI DialBegin, or one Cdr when events were lost).
 
+    One leg per phone channel, i.e. per INVITE: a phone rung by two Dials of one call has two
+    legs (the reports count one ring per manager per call). A Local channel is no leg: the
+    phone its `;2` half dialled is (a delayed leg's phone from its own INVITE, not from the
+    Dial's start), and a Local leg still waiting when the call ended rang nobody. Only a Local
+    `;1` that answered with no phone seen behind it stays a leg (`Local/101@ctx`).
+
     endpoint:        the device, e.g. "SIP/101", "PJSIP/101", "PJSIP/carrier" (channel name
                      without its "-0000002a" suffix).
     channel:         the full channel name, e.g. "SIP/101-00000032".

@@ -84,12 +84,17 @@ class ChannelState:
 
 @dataclass
 class LegState:
+    """One DialBegin: a channel the call rang. `via` is the Local pair
+    (`Local/3-103@ctx-00000004`) whose `;2` half dialled this channel, "" when the caller's own
+    Dial did; a leg whose channel is a Local `;1` half is the caller's Dial ringing that pair."""
+
     uniqueid: str
     channel: str
     dial_string: str
     ring_started_at: float
     ended_at: float | None = None
     dial_status: str | None = None
+    via: str = ""
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from dataclasses import replace
 from typing import Any
 
 from core import dialplan
+from core.channels import parse_channel
 from core.phonebook import PhoneBook
 
 from .assemble import EndpointClassifier, build_call
@@ -228,11 +229,14 @@ class CallTracker:
             return []
         dest = _require(event, "DestUniqueid")
         if dest not in call.legs:
+            # A Local `;2` half dialling (the phone behind a Local leg): remember the pair.
+            dialer = parse_channel(field_text(event, "Channel"))
             call.legs[dest] = LegState(
                 uniqueid=dest,
                 channel=_require(event, "DestChannel"),
                 dial_string=field_text(event, "DialString"),
                 ring_started_at=at,
+                via=(dialer.pair or "") if dialer.half == 2 else "",
             )
         if dest not in call.channels:
             call.channels[dest] = ChannelState(uniqueid=dest, name=_require(event, "DestChannel"))
@@ -248,8 +252,20 @@ class CallTracker:
             return []
         leg.dial_status = _require(event, "DialStatus")
         leg.ended_at = at
-        if leg.dial_status == "ANSWER" and call.answered_leg is None:
-            call.answered_leg, call.answered_at = leg.uniqueid, at
+        if leg.dial_status == "ANSWER" and call.answered_leg is None and not leg.via:
+            # The caller's own Dial decides who answered. A phone behind a Local leg answers the
+            # pair's `;2` half first; the call is answered when the `;1` half answers the caller,
+            # and then by that phone (DIALEDPEERNAME and BRIDGEPEER only ever name `;1`).
+            pair = parse_channel(leg.channel).pair
+            phone = next(
+                (
+                    other
+                    for other in call.legs.values()
+                    if pair is not None and other.via == pair and other.dial_status == "ANSWER"
+                ),
+                leg,
+            )
+            call.answered_leg, call.answered_at = phone.uniqueid, at
         return []
 
     def _on_hangup_request(self, event: AmiEvent, at: float) -> list[CompletedCall]:

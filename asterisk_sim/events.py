@@ -16,6 +16,7 @@ CAUSE_TXT = {
     17: "User busy",
     20: "Subscriber absent",
     26: "Answered elsewhere",
+    127: "Interworking, unspecified",
 }
 
 

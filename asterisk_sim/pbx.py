@@ -8,12 +8,14 @@ Event order follows what Asterisk 20 (chan_sip) put on the AMI wire in the recor
 from __future__ import annotations
 
 import asyncio
+import heapq
 import random
 import re
 import time
 from dataclasses import dataclass, field
 
 from . import events as ev
+from . import local as lc
 from .agi_client import AgiSession
 from .cdr import CdrRecord, clid
 from .channels import Channel, Device
@@ -63,6 +65,7 @@ class Leg:
     ringing: bool = False
     gone: bool = False
     answered: bool = False
+    local: lc.LocalPair | None = None  # a Local/<delay>-<ep>@<ctx> leg (asterisk_sim.local)
 
 
 class Pbx:
@@ -76,6 +79,7 @@ class Pbx:
         self.devices: dict[str, Device] = {}
         self.uid_counter = config.first_uniqueid_counter
         self.chan_counter = config.first_channel_id
+        self.local_counter = 0  # Local/…-<8 hex>;1/;2 count apart from PJSIP/SIP channels
         self.cdr_sequence = 75
         self.ami = None  # AmiServer, set by the simulator
         self.events: list[ev.Fields] = []
@@ -160,6 +164,9 @@ class Call:
     agi: AgiSession | None = None
     hangup_source: str = ""
     caller_device: Device | None = None  # PJSIP: the endpoint the caller channel belongs to
+    local_cause: int | None = None  # a Local leg's cause app_dial copied onto the caller (17)
+    extra_cdrs: list[CdrRecord] = field(default_factory=list)  # Local optimisation's record
+    deferred_local: list[lc.LocalPair] | None = None  # ;2 records held back (timeout, CANCEL)
 
     # ---- plumbing --------------------------------------------------------------------
     @property
@@ -182,6 +189,8 @@ class Call:
         self.noise("VarSet", "dialplan,all", ev.varset(ch, name, value))
 
     def cel(self, ch: Channel, name: str, **kw: object) -> None:
+        if not self.cfg.cel:
+            return
         self.noise("CEL", "call,all", ev.cel(ch, name, self.now, **kw))  # type: ignore[arg-type]
 
     def newexten(self, priority: int, app: str, data: str, ch: Channel | None = None) -> None:
@@ -358,10 +367,14 @@ class Call:
             self.varset(c, var, "")
         if c.dead:
             return self._dial_done(outcome, "CANCEL", -1)
+        self.local_cause = None
         legs = [leg for t in targets if (leg := self._new_leg(t, data)) is not None]
         outcome.legs = [leg.channel.name for leg in legs]
+        outcome.invited = [leg.channel.name for leg in legs if leg.local is None]
         for leg in legs:
-            if self.cfg.tech == "SIP":  # chan_sip call-limit counts a leg from its INVITE on
+            if leg.local is not None:
+                lc.before_dial_begin(self, leg)
+            elif self.cfg.tech == "SIP":  # chan_sip call-limit counts a leg from its INVITE on
                 leg.device.ringing += 1
                 if not self._is_trunk(leg):
                     self.device_changed(leg.device)
@@ -372,6 +385,9 @@ class Call:
             )
             if self._is_trunk(leg):
                 self.cel(leg.channel, "CHAN_START", bare=True)
+        for leg in legs:
+            if leg.local is not None:
+                lc.start_waiting(self, leg)
         if len(legs) == 1 and not self._is_trunk(legs[0]):
             self._connect(legs[0].channel)
         if not legs:
@@ -388,6 +404,8 @@ class Call:
             self.noise("NewConnectedLine", "call,all", ev.snapshot(c))
 
     def _new_leg(self, target: str, data: str) -> Leg | None:
+        if target.startswith("Local/"):
+            return lc.new_local_leg(self, target, data)
         tech, _, rest = target.partition("/")
         peer, _, number = rest.partition("/")
         behaviour = self._behaviour(tech, peer)
@@ -450,43 +468,84 @@ class Call:
 
     async def _ring(self, outcome: DialOutcome, legs: list[Leg], ring_for: float | None) -> int:
         start = self.now
-        agenda: list[tuple[float, int, str, Leg | None]] = []
-        for i, leg in enumerate(legs):
+        agenda: list[tuple[float, int, int, str, Leg | None]] = []
+        seq = 0
+
+        def push(when: float, order: int, kind: str, leg: Leg | None) -> None:
+            nonlocal seq
+            heapq.heappush(agenda, (when, order, seq, kind, leg))
+            seq += 1
+
+        def phone_events(i: int, leg: Leg, at: float, local: bool) -> None:
             b = leg.behaviour
             if b.busy:
-                agenda.append((start + self.cfg.busy_delay * (i + 1), i, "busy", leg))
-                continue
-            ring_at = start + self.cfg.ring_delay * (i + 1)
-            agenda.append((ring_at, i, "ring", leg))
+                push(at + self.cfg.busy_delay * (1 if local else i + 1), i, "busy", leg)
+                return
+            ring_at = at + self.cfg.ring_delay * (1 if local else i + 1)
+            push(ring_at, i, "ring", leg)
             if b.answers():
-                agenda.append((max(ring_at, start + (b.answer_after or 0.0)), i, "answer", leg))
+                push(max(ring_at, at + (b.answer_after or 0.0)), i, "answer", leg)
+
+        for i, leg in enumerate(legs):
+            if leg.local is not None:
+                push(start + leg.local.delay, i, "offset", leg)
+            else:
+                phone_events(i, leg, start, local=False)
         if ring_for is not None and ring_for > 0:
-            agenda.append((start + ring_for, len(legs), "timeout", None))
+            push(start + ring_for, len(legs), "timeout", None)
         if self.abandon_at is not None:
-            agenda.append((max(start, self.abandon_at), len(legs) + 1, "abandon", None))
-        agenda.sort(key=lambda x: (x[0], x[1]))
+            push(max(start, self.abandon_at), len(legs) + 1, "abandon", None)
         first_ring = True
-        for when, _, kind, leg in agenda:
+        while agenda:
+            when, i, _, kind, leg = heapq.heappop(agenda)
             await self.pbx.clock.sleep_until(when)
-            if kind == "busy" and leg is not None:
-                self._leg_busy(leg)
+            if leg is not None and leg.gone:
+                continue
+            if kind == "offset" and leg is not None:
+                inner = lc.reach_offset(self, leg)
+                if inner is not None:
+                    outcome.invited.append(inner.channel.name)
+                    phone_events(i, leg, self.now, local=True)
+                elif all(x.gone for x in legs):
+                    return self._all_gone(outcome, legs)
+            elif kind == "busy" and leg is not None:
+                if leg.local is not None:
+                    lc.phone_busy(self, leg)
+                else:
+                    self._leg_busy(leg)
                 if all(x.gone for x in legs):
-                    return self._dial_done(outcome, "BUSY", 0)
-            elif kind == "ring" and leg is not None and not leg.gone:
-                self._leg_ringing(leg, first_ring, start)
+                    return self._all_gone(outcome, legs)
+            elif kind == "ring" and leg is not None:
+                if leg.local is not None:
+                    lc.phone_ringing(self, leg, first_ring, start)
+                else:
+                    self._leg_ringing(leg, first_ring, start)
                 first_ring = False
-            elif kind == "answer" and leg is not None and not leg.gone:
+            elif kind == "answer" and leg is not None:
                 return await self._answered(outcome, legs, leg)
             elif kind == "timeout":
                 return self._end_legs(outcome, legs, "NOANSWER", 0)
             elif kind == "abandon":
-                self.emit("HangupRequest", "call,all", ev.cause_only(self.caller, None))
+                pjsip = self.cfg.tech == "PJSIP"  # chan_pjsip: CANCEL -> cause 127 everywhere
+                cause = 127 if pjsip else None
+                request = ev.cause_only(self.caller, cause)
+                if pjsip:  # the CANCEL's 487; the phones' legs end with TechCause 500 (L4)
+                    self.caller.tech_cause = 487
+                    request.append(("TechCause", "487"))
+                    for x in legs:
+                        if x.local is None and not x.gone:
+                            x.channel.tech_cause = 500
+                self.emit("HangupRequest", "call,all", request)
                 self.caller.dead = True
-                self.hangup_cause = 0
+                self.hangup_cause = 127 if pjsip else 0
                 self.hangup_source = self.caller.name
                 return self._end_legs(outcome, legs, "CANCEL", -1)
         # no timeout and nobody answers: ring forever is not simulated
         return self._end_legs(outcome, legs, "NOANSWER", 0)
+
+    def _all_gone(self, outcome: DialOutcome, legs: list[Leg]) -> int:
+        busy = any(leg.cdr.disposition == "BUSY" for leg in legs)
+        return self._dial_done(outcome, "BUSY" if busy else "NOANSWER", 0)
 
     def _leg_ringing(self, leg: Leg, first: bool, start: float) -> None:
         ch = leg.channel
@@ -512,6 +571,9 @@ class Call:
         )
 
     def _leg_gone(self, leg: Leg, cause: int, source: str = "", lag: bool = False) -> None:
+        if leg.local is not None:
+            lc.pair_lost(self, leg, cause)
+            return
         ch = leg.channel
         leg.gone = True
         self.cel(
@@ -560,16 +622,21 @@ class Call:
                 "call,all",
                 ev.dial_fields(self.caller, leg.channel) + [("DialStatus", status)],
             )
+        self.deferred_local = []
         for leg in live:
             lag = (
                 status == "NOANSWER"
                 and self.cfg.devstate_lag > 0
                 and self.pbx.rng.random() < self.cfg.devstate_lag
             )
-            # app_dial hangs up an unanswered PJSIP leg without setting a cause (Hangup Cause 0)
-            cause = 0 if status == "NOANSWER" and self.cfg.tech == "PJSIP" else 16
+            # app_dial hangs up an unanswered PJSIP leg without setting a cause (Hangup Cause 0);
+            # a PJSIP caller's CANCEL ends every leg with 127 (pjsip-local L4)
+            cause = 16
+            if self.cfg.tech == "PJSIP":
+                cause = {"NOANSWER": 0, "CANCEL": 127}.get(status, 16)
             self._leg_gone(leg, cause, lag=lag)
             leg.cdr.end = self.now
+        lc.write_deferred(self)
         if status != "CANCEL" and any(leg.cdr.disposition == "BUSY" for leg in legs) and not live:
             status = "BUSY"
         return self._dial_done(outcome, status, res)
@@ -578,6 +645,10 @@ class Call:
         c = self.caller
         self.varset(c, "DIALSTATUS", status)
         c.hangupcause = HANGUPCAUSE_BY_STATUS.get(status, 0)
+        if status == "CANCEL" and self.cfg.tech == "PJSIP":
+            c.hangupcause = 127
+        if self.local_cause is not None and status != "CANCEL":
+            c.hangupcause = self.local_cause  # app_dial copied a Local leg's cause (17)
         outcome.status = status
         self.cdr_next_start = self.now if outcome.legs else self.cdr_next_start
         return res
@@ -585,13 +656,17 @@ class Call:
     async def _answered(self, outcome: DialOutcome, legs: list[Leg], winner: Leg) -> int:
         c, w = self.caller, winner.channel
         winner.answered = True
-        winner.device.ringing -= 1
-        winner.device.up += 1
-        if not self._is_trunk(winner):
-            self.device_changed(winner.device)
-        self.cel(w, "ANSWER")
-        w.answered_at = self.now
-        self.newstate(w, 6)
+        if winner.local is not None:
+            lc.answered_inner(self, winner)
+            w.answered_at = self.now
+        else:
+            winner.device.ringing -= 1
+            winner.device.up += 1
+            if not self._is_trunk(winner):
+                self.device_changed(winner.device)
+            self.cel(w, "ANSWER")
+            w.answered_at = self.now
+            self.newstate(w, 6)
         if len(legs) > 1:
             self._connect(w)
         losers = [leg for leg in legs if leg is not winner and not leg.gone]
@@ -610,13 +685,19 @@ class Call:
         answered_at = self.now
         winner.cdr.answer = answered_at
         winner.cdr.disposition = "ANSWERED"
-        outcome.answered_by = winner.device.name
-        self.result.answered_by = winner.device.name
+        answerer = winner.device.name
+        if winner.local is not None and winner.local.phone is not None:
+            answerer = winner.local.phone.device.name  # the phone, not the Local "device"
+        outcome.answered_by = answerer
+        self.result.answered_by = answerer
         if c.state != 6:
             c.answered_at = answered_at
             self.newstate(c, 6)
-        bridge = await self._bridge(winner, answered_at)
-        self._bridge_teardown(winner, bridge, answered_at)
+        if winner.local is not None:
+            await self._bridge_local(winner, answered_at)
+        else:
+            bridge = await self._bridge(winner, answered_at)
+            self._bridge_teardown(winner, bridge, answered_at)
         outcome.status = "ANSWER"
         self.cdr_next_start = self.now
         return -1
@@ -641,6 +722,32 @@ class Call:
         talk = winner.behaviour.talk
         await self.pbx.clock.sleep_until(answered_at + talk)
         return bridge
+
+    async def _bridge_local(self, winner: Leg, answered_at: float) -> None:
+        """The caller talks to the phone behind a Local leg: two bridges with ``/n``; without,
+        the pair is optimised away once media flows (the caller's first RTP frame)."""
+        c, pair = self.caller, winner.local
+        assert pair is not None
+        outer = lc.bridge_outer(self, winner)
+        optimised = pair.optimise
+        if optimised:
+            await self.pbx.clock.sleep_until(answered_at + self.cfg.local_optimise_after)
+            lc.optimise(self, winner, outer)
+        await self.pbx.clock.sleep_until(answered_at + winner.behaviour.talk)
+        lc.teardown(self, winner, outer, optimised)
+        dialed = self.now - c.created
+        talked = self.now - answered_at
+        self.varset(c, "ANSWEREDTIME", str(int(talked)))
+        self.varset(c, "ANSWEREDTIME_MS", str(int(talked * 1000)))
+        self.varset(c, "DIALEDTIME", str(int(dialed)))
+        self.varset(c, "DIALEDTIME_MS", str(int(dialed * 1000)))
+        self.varset(c, "DIALSTATUS", "ANSWER")
+        c.hangupcause = 16
+        if not optimised:
+            winner.cdr.end = self.now
+        for rec in self.extra_cdrs:
+            rec.end = self.now
+        self.bridged_once = True
 
     def _rtp_qos(self, a: Channel, b: Channel | None) -> None:
         """chan_sip: both channels at the hangup of one; chan_pjsip: the channel hanging up
@@ -700,15 +807,20 @@ class Call:
         if dialplan_hangup:
             self.newexten(c.priority, "Hangup", "")
             cause = HANGUPCAUSE_BY_STATUS.get(status, 16) or 16
+            if self.local_cause is not None and status != "ANSWER":
+                cause = self.local_cause
             self.emit("SoftHangupRequest", "call,all", ev.cause_only(c, 16))
             source = "dialplan/builtin"
         else:
             cause = self.hangup_cause
-            self.emit("SoftHangupRequest", "call,all", ev.cause_only(c, 16))
+            soft = ev.cause_only(c, 16)
+            if c.tech_cause and self.cfg.tech == "PJSIP":  # the far end's SIP code (L4: 487)
+                soft.append(("TechCause", str(c.tech_cause)))
+            self.emit("SoftHangupRequest", "call,all", soft)
             if c.appl:
                 self.cel(c, "APP_END")
             source = self.hangup_source or c.name
-        records = [leg.cdr for leg in self.legs_ever]
+        records = [leg.cdr for leg in self.legs_ever] + self.extra_cdrs
         if dialplan_hangup:
             records.append(self._trailer(status))
         self.cel(
@@ -758,7 +870,7 @@ class Call:
             linkedid=c.linkedid,
             sequence=self._next_sequence(),
             recordingfile=self.recording,
-            disposition="BUSY" if status == "BUSY" else "NO ANSWER",
+            disposition="BUSY" if status == "BUSY" or self.local_cause == 17 else "NO ANSWER",
         )
 
     def _emit_cdrs(self, records: list[CdrRecord]) -> None:

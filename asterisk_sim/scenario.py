@@ -35,10 +35,12 @@ class SimConfig:
     ring_delay: float = 0.0012  # INVITE -> 180 of a phone
     busy_delay: float = 0.0015  # INVITE -> 486 of a busy phone
     hangup_notify_delay: float = 0.0
+    local_optimise_after: float = 0.016  # answer -> LocalOptimizationBegin (no /n; L5: 16 ms)
     first_uniqueid_counter: int = 87
     first_channel_id: int = 0x33
     master_csv: Path | None = None
     noise: bool = True  # VarSet/Newexten/CEL/QueueMemberStatus/RTP QoS noise
+    cel: bool = True  # CEL events (the pjsip-local lab has no cel.conf: False)
     # inbound 7000: "record_agi_fallback" (chan_sip lab: MixMonitor, AGI, fallback Dial) or
     # "agi_only" (PJSIP lab: NoOp, AGI, NoOp, Hangup; no recording, no fallback)
     inbound_dialplan: str = "record_agi_fallback"
@@ -87,8 +89,9 @@ class Caller:
 class DialOutcome:
     args: str
     status: str
-    answered_by: str | None = None  # device, e.g. "SIP/102"
-    legs: list[str] = field(default_factory=list)
+    answered_by: str | None = None  # device, e.g. "SIP/102"; the phone behind a Local leg
+    legs: list[str] = field(default_factory=list)  # channels the Dial rang (Local: the ;1 half)
+    invited: list[str] = field(default_factory=list)  # phone channels INVITEd, incl. via Local
 
 
 @dataclass

@@ -79,6 +79,8 @@ class Normaliser:
 
     UID = re.compile(r"\b1\d{9}\.\d+\b")
     CHAN = re.compile(r"\b((?:PJ)?SIP/[\w+]+)-([0-9a-f]{8})\b")
+    # Local/<exten>@<context>-<8 hex>;1/;2: a counter of its own (pjsip-local recordings)
+    LOCAL = re.compile(r"\b(Local/[^\s;&,]+?)-([0-9a-f]{8})(?=;[12]\b)")
     UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
     STAMP = re.compile(r"\b\d{8}-\d{6}\b")
     DROP = {
@@ -101,7 +103,7 @@ class Normaliser:
     RANDOM_VALUES = {"SIPCALLID", "BRIDGEPVTCALLID", "RTPAUDIOQOS", "RTPAUDIOQOSBRIDGED"}
 
     def __init__(self) -> None:
-        self.maps: dict[str, dict[str, str]] = {"uid": {}, "chan": {}, "uuid": {}}
+        self.maps: dict[str, dict[str, str]] = {"uid": {}, "chan": {}, "uuid": {}, "local": {}}
 
     def _tok(self, kind: str, key: str) -> str:
         m = self.maps[kind]
@@ -112,6 +114,7 @@ class Normaliser:
     def value(self, v: str) -> str:
         v = self.UUID.sub(lambda m: self._tok("uuid", m.group(0)), v)
         v = self.CHAN.sub(lambda m: f"{m.group(1)}-" + self._tok("chan", m.group(2)), v)
+        v = self.LOCAL.sub(lambda m: f"{m.group(1)}-" + self._tok("local", m.group(2)), v)
         v = self.UID.sub(lambda m: self._tok("uid", m.group(0)), v)
         v = self.STAMP.sub("<stamp>", v)
         return v.replace("PJSIP/", "SIP/")
