@@ -1,6 +1,14 @@
-"""Runs a RoutePlan on the caller's channel: device states, Dial per step, DIALSTATUS.
+"""Runs a RoutePlan on the caller's channel: device states, one Dial per plan, DIALSTATUS.
 
 One executor for both transports; it only knows the `CallChannel` interface.
+
+The plan rings as its ring schedule (`router/schedule.py`): ONE `EXEC Dial` for the whole
+escalation (one per run of `keep_ringing` steps), so no phone already ringing is CANCELled when
+the next step adds people. The phones of the Dial's first step are dialled directly, after the
+executor's DEVICE_STATE check (the lag rule below); each later phone as a Local leg that waits
+for its offset, checks the phone's state itself and then dials it
+(`Local/10-PJSIP-102@callrouter-ring-delayed/n`, `core/channels.py`). The phone behind a Local
+leg that answers is read back from DIALEDPEERNAME (`Local/10-PJSIP-102@…-00000004;1`).
 """
 
 from __future__ import annotations
@@ -8,29 +16,35 @@ from __future__ import annotations
 import enum
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from agi_scripts.channel import CallChannel
 from agi_scripts.decision import Decision
 from agi_scripts.errors import AGIError, AGIHangup
 from core import dialplan as var
+from core.channels import delayed_ring_target
 from core.phonebook import PhoneBook
 from router.plan import EscalationStep, RoutePlan
+from router.schedule import RingDial, ring_schedule
 
 log = logging.getLogger(__name__)
 
-# DEVICE_STATE() values that mean "do not ring this phone now".
+# DEVICE_STATE() values that mean "do not ring this phone now" (the dialplan context of the
+# delayed legs applies the same rule: it rings only NOT_INUSE and UNKNOWN).
 BUSY_STATES = frozenset(
     {"UNAVAILABLE", "INUSE", "BUSY", "RINGING", "RINGINUSE", "ONHOLD", "INVALID"}
 )
-# Right after an unanswered step the phone it rang may still read RINGING (README lesson 17).
+# Right after an unanswered Dial the phone it rang may still read RINGING (README lesson 17).
 LAGGING_STATE = "RINGING"
 # What may go into a Dial string: TECH/resource, nothing that separates targets or options.
 _ENDPOINT = re.compile(r"[A-Za-z][A-Za-z0-9_]*/[A-Za-z0-9_.+@:/-]+")
 # Phones asked in one early probe at most: res_agi reads a command into a 2 KiB buffer, and one
-# `${DEVICE_STATE(PJSIP/101)},` is ~28 bytes. A bigger office is asked step by step.
+# `${DEVICE_STATE(PJSIP/101)},` is ~28 bytes. A bigger office is asked Dial by Dial.
 MAX_PROBED_PHONES = 40
+# Asked with every batch of device states: Asterisk's clock at the start of a Dial, so the step
+# in progress when the caller leaves can be told from `${EPOCH}` read after it.
+_CLOCK = "${EPOCH}"
 
 
 class RouteResult(enum.StrEnum):
@@ -47,9 +61,12 @@ _NEXT_STEP = frozenset({"NOANSWER", "BUSY", "CHANUNAVAIL", "CONGESTION"})
 @dataclass(frozen=True)
 class RouteOutcome:
     result: RouteResult
-    step_reached: int = 0  # the number of the last step that was dialled
+    # The step reached: of the phone that answered, the one that added it; when nobody
+    # answered, the Dial's last; when the caller left, the one in progress then.
+    step_reached: int = 0
     answered_by: int | None = None
     dial_status: str | None = None
+    step_kind: str | None = None  # the kind of `step_reached` (None: nothing dialled)
 
 
 def _announcement(decision: Decision) -> list[tuple[str, str]]:
@@ -67,10 +84,11 @@ def is_dialable(endpoint: str) -> bool:
 
 
 class PlanExecutor:
-    """Rings the plan's steps in order until someone answers, the caller leaves, or it ends.
+    """Rings the plan's Dials in order until someone answers, the caller leaves, or it ends.
 
-    The plan's variables (id, lead, contact, decision) go out with the first step's, right before
-    its Dial, or with the result when nothing is dialled: one round trip, not one per variable.
+    The plan's variables (id, lead, contact, decision) go out with the first Dial's step
+    variables, right before it, or with the result when nothing is dialled: one round trip,
+    not one per variable.
     """
 
     def __init__(self, channel: CallChannel, dial_max_seconds: float) -> None:
@@ -78,14 +96,17 @@ class PlanExecutor:
         self._dial_max = dial_max_seconds
         self._unsent: list[tuple[str, str]] = []
         self._probed: dict[str, str] | None = None  # device states asked before the first Dial
+        self._probed_at: int | None = None  # Asterisk's ${EPOCH} when they were asked
+        self._step_set: tuple[str, str] | None = None  # CALLROUTER_STEP/_KIND last set
 
     async def probe(self, endpoints: Sequence[str]) -> None:
         """Ask the device states of `endpoints` now, while the caller is being looked up, so the
-        steps before the first Dial need no round trip of their own (they use these states when
-        they cover all their phones; after a Dial states are asked afresh)."""
+        first Dial needs no round trip of its own (it uses these states when they cover its
+        immediate phones; a later Dial asks afresh)."""
         phones = [e for e in dict.fromkeys(endpoints) if is_dialable(e)]
         if phones and len(phones) <= MAX_PROBED_PHONES:
-            self._probed = dict(zip(phones, await self._device_states(phones), strict=True))
+            states, self._probed_at = await self._device_states(phones)
+            self._probed = dict(zip(phones, states, strict=True))
 
     async def run(self, decision: Decision) -> RouteOutcome:
         plan = decision.plan
@@ -106,74 +127,133 @@ class PlanExecutor:
 
     async def _escalate(self, plan: RoutePlan) -> RouteOutcome:
         rung_last: frozenset[str] = frozenset()
-        reached, status = 0, None
-        for step in plan.steps:
-            endpoints = await self._available(step, rung_last)
-            if not endpoints:
-                continue  # nobody left to ring in this step: skipped at once
-            reached = step.number
-            status = await self._dial(step, endpoints)
-            rung_last = frozenset(endpoints)
+        reached: EscalationStep | None = None
+        status = None
+        for planned in ring_schedule(plan).dials:
+            ready = await self._ready(planned, rung_last)
+            if ready is None:
+                continue  # nobody of any step can be rung now: skipped at once
+            dial, immediate, started = ready
+            targets, rung = self._targets(dial, immediate)
+            reached = dial.steps[0]
+            status = await self._dial(dial, targets)
+            rung_last = frozenset(rung)
             if status == "ANSWER":
-                return RouteOutcome(
-                    RouteResult.ANSWERED, reached, await self._answerer(plan), status
-                )
+                step, manager = await self._answerer(plan, dial)
+                return _outcome(RouteResult.ANSWERED, step, manager, status)
             if status == "CANCEL" or self._channel.hung_up or status not in _NEXT_STEP:
-                return RouteOutcome(RouteResult.CALLER_HANGUP, reached, None, status)
-        return RouteOutcome(RouteResult.NO_ANSWER, reached, None, status)
+                step = await self._step_left_at(dial, started)
+                return _outcome(RouteResult.CALLER_HANGUP, step, None, status)
+            reached = dial.steps[-1]
+        return _outcome(RouteResult.NO_ANSWER, reached, None, status)
 
-    async def _available(self, step: EscalationStep, rung_last: frozenset[str]) -> list[str]:
-        endpoints = []
-        for endpoint in step.endpoints:
-            if is_dialable(endpoint):
-                endpoints.append(endpoint)
+    async def _ready(
+        self, dial: RingDial, rung_last: frozenset[str]
+    ) -> tuple[RingDial, list[str], int | None] | None:
+        """The Dial as it starts now: its first step must have someone available, else that
+        step is skipped at once and the next starts now (checked now, as its own step starts).
+        Returns the Dial, its available immediate phones and Asterisk's clock at the check."""
+        current: RingDial | None = dial
+        while current is not None:
+            immediate = self._dialable(r.endpoint for r in current.rings if r.offset == 0)
+            first = {r.endpoint for r in current.first_step_rings()}
+            if not first & set(immediate):
+                current = current.without_first_step()
+                continue
+            known, started = self._probed, self._probed_at
+            if known is not None and all(endpoint in known for endpoint in immediate):
+                states = [known[endpoint] for endpoint in immediate]
             else:
-                log.warning("plan %s: endpoint %r is not dialable, skipped", step.number, endpoint)
-        if not endpoints:
-            return []
-        known = self._probed
-        if known is not None and all(endpoint in known for endpoint in endpoints):
-            states = [known[endpoint] for endpoint in endpoints]
-        else:
-            states = await self._device_states(endpoints)
-        return [
-            endpoint
-            for endpoint, state in zip(endpoints, states, strict=True)
-            if state not in BUSY_STATES or (state == LAGGING_STATE and endpoint in rung_last)
-        ]
+                states, started = await self._device_states(immediate)
+                # Kept for this Dial: a step skipped now moves the next one to this moment.
+                asked = dict(zip(immediate, states, strict=True))
+                self._probed, self._probed_at = {**(known or {}), **asked}, started
+            available = [
+                endpoint
+                for endpoint, state in zip(immediate, states, strict=True)
+                if state not in BUSY_STATES or (state == LAGGING_STATE and endpoint in rung_last)
+            ]
+            if first & set(available):
+                return current, available, started
+            current = current.without_first_step()
+        return None
 
-    async def _device_states(self, endpoints: list[str]) -> list[str]:
-        """Every phone's DEVICE_STATE in one round trip: Asterisk evaluates the whole expression
-        `${DEVICE_STATE(A)},${DEVICE_STATE(B)}` and states never contain a comma. An answer
-        that does not split into one state per phone counts as UNKNOWN (rung, as Dial decides)."""
-        expression = ",".join(f"${{DEVICE_STATE({endpoint})}}" for endpoint in endpoints)
-        reply = await self._channel.get_full_variable(expression)
-        states = (reply or "").upper().split(",")
-        if len(states) != len(endpoints):
-            return ["UNKNOWN"] * len(endpoints)
-        return [state.strip() or "UNKNOWN" for state in states]
+    def _dialable(self, endpoints: Iterable[str]) -> list[str]:
+        usable = []
+        for endpoint in endpoints:
+            if is_dialable(endpoint):
+                usable.append(endpoint)
+            else:
+                log.warning("endpoint %r is not dialable, skipped", endpoint)
+        return usable
 
-    async def _dial(self, step: EscalationStep, endpoints: list[str]) -> str | None:
-        self._probed = None  # a Dial changes device states
-        await self._set([(var.STEP, str(step.number)), (var.STEP_KIND, step.kind.value)])
-        await self._channel.exec("Dial", f"{'&'.join(endpoints)},{step.timeout}", self._dial_max)
+    def _targets(self, dial: RingDial, immediate: list[str]) -> tuple[list[str], list[str]]:
+        """The Dial's targets: the available immediate phones as they are, each later phone as
+        a Local leg waiting for its offset; and the phones they ring."""
+        targets, phones = list(immediate), list(immediate)
+        for ring in sorted(dial.rings, key=lambda ring: ring.offset):
+            if ring.offset == 0 or not is_dialable(ring.endpoint):
+                continue
+            target = delayed_ring_target(ring.endpoint, ring.offset)
+            if target is None:  # the schedule rings such phones at 0; never here
+                log.warning("endpoint %r cannot wait for its step, skipped", ring.endpoint)
+                continue
+            targets.append(target)
+            phones.append(ring.endpoint)
+        return targets, phones
+
+    async def _device_states(self, endpoints: list[str]) -> tuple[list[str], int | None]:
+        """Every phone's DEVICE_STATE and Asterisk's clock in one round trip: Asterisk evaluates
+        the whole expression `${DEVICE_STATE(A)},${DEVICE_STATE(B)},${EPOCH}` and states never
+        contain a comma. An answer that does not split into one state per phone counts as
+        UNKNOWN (rung, as Dial decides); a missing clock as unknown."""
+        parts = [f"${{DEVICE_STATE({endpoint})}}" for endpoint in endpoints]
+        reply = await self._channel.get_full_variable(",".join([*parts, _CLOCK]))
+        values = [value.strip() for value in (reply or "").upper().split(",")]
+        clock = None
+        if len(values) == len(endpoints) + 1:
+            clock = _seconds(values.pop())
+        if len(values) != len(endpoints):
+            return ["UNKNOWN"] * len(endpoints), clock
+        return [value or "UNKNOWN" for value in values], clock
+
+    async def _dial(self, dial: RingDial, targets: list[str]) -> str | None:
+        self._probed, self._probed_at = None, None  # a Dial changes device states
+        await self._set_step(dial.steps[0])
+        await self._channel.exec("Dial", f"{'&'.join(targets)},{dial.timeout}", self._dial_max)
         status = await self._read(var.ASTERISK_DIALSTATUS)
         return status.upper() if status else None
 
-    async def _answerer(self, plan: RoutePlan) -> int | None:
-        """The manager whose phone answered: DIALEDPEERNAME (`PJSIP/cafe-beef-0000001b`,
-        `Local/101@ctx-0000000a;1`) read as one of the plan's managers' phones."""
+    async def _set_step(self, step: EscalationStep) -> None:
+        pair = (str(step.number), step.kind.value)
+        self._step_set = pair
+        await self._set([(var.STEP, pair[0]), (var.STEP_KIND, pair[1])])
+
+    async def _answerer(self, plan: RoutePlan, dial: RingDial) -> tuple[EscalationStep, int | None]:
+        """The step and manager of the phone that answered: DIALEDPEERNAME
+        (`PJSIP/cafe-beef-0000001b`, `Local/101@ctx-0000000a;1`, one of our delayed legs
+        `Local/10-PJSIP-102@callrouter-ring-delayed-00000004;1`) read as one of the Dial's
+        phones; the step in progress when that phone started ringing (its own step; the Dial's
+        first for a phone rung early). An answerer that is none of them: the Dial's first step,
+        no manager."""
         peer = await self._read(var.ASTERISK_DIALEDPEERNAME)
-        if not peer:
-            return None
-        phones = PhoneBook.of(
-            target.endpoint
-            for step in plan.steps
-            for target in step.targets
-            if target.manager_id is not None
-        )
-        phone = phones.phone_of(peer)
-        return plan.manager_for(phone) if phone is not None else None
+        phone = PhoneBook.of(ring.endpoint for ring in dial.rings).phone_of(peer) if peer else None
+        ring = dial.ring_of(phone) if phone is not None else None
+        if ring is None or phone is None:
+            return dial.steps[0], None
+        return dial.step_at(ring.offset), plan.manager_for(phone)
+
+    async def _step_left_at(self, dial: RingDial, started: int | None) -> EscalationStep:
+        """The step in progress when the caller left: Asterisk's clock now against the one read
+        with the device states before the Dial (whole seconds; the Dial's first step if either
+        is missing)."""
+        if started is None:
+            return dial.steps[0]
+        try:
+            now = _seconds(await self._channel.get_full_variable(_CLOCK))
+        except AGIError:
+            return dial.steps[0]
+        return dial.steps[0] if now is None else dial.step_at(now - started)
 
     async def _read(self, name: str) -> str | None:
         try:
@@ -182,8 +262,14 @@ class PlanExecutor:
             return None
 
     async def _record(self, outcome: RouteOutcome) -> None:
-        """The outcome for the call record; the caller may be gone, so failures are expected."""
-        values = [(var.RESULT, outcome.result.value)]
+        """The outcome for the call record; the caller may be gone, so failures are expected.
+        The step reached goes first when it is not the one set before the last Dial."""
+        values = []
+        if outcome.step_kind is not None:
+            pair = (str(outcome.step_reached), outcome.step_kind)
+            if pair != self._step_set:
+                values += [(var.STEP, pair[0]), (var.STEP_KIND, pair[1])]
+        values.append((var.RESULT, outcome.result.value))
         if outcome.answered_by is not None:
             values.append((var.ANSWERED_BY, str(outcome.answered_by)))
         if outcome.dial_status is not None:
@@ -192,3 +278,16 @@ class PlanExecutor:
             await self._set(values)
         except AGIError as exc:
             log.info("outcome not recorded on the channel: %s", exc.__class__.__name__)
+
+
+def _outcome(
+    result: RouteResult, step: EscalationStep | None, manager: int | None, status: str | None
+) -> RouteOutcome:
+    if step is None:
+        return RouteOutcome(result, 0, manager, status)
+    return RouteOutcome(result, step.number, manager, status, step.kind.value)
+
+
+def _seconds(value: str | None) -> int | None:
+    text = (value or "").strip()
+    return int(text) if text.isascii() and text.isdigit() else None

@@ -18,6 +18,14 @@ A Local channel comes in two halves of one pair: `;1` is the side the dialling c
 (the leg a Dial rang), `;2` runs the extension in the context (and may dial a phone itself).
 Both halves share everything but the half number.
 
+callrouter's own Local legs add a phone to a ringing call after a delay (issue 18): the
+extension carries the delay and the phone, `<delay>-<TECH>-<resource>` in the context
+`core/dialplan.py` RING_DELAYED_CONTEXT, so `Local/10-PJSIP-101@callrouter-ring-delayed/n` is
+PJSIP/101 from 10 s on (`delayed_ring_target` writes it, `parse_delayed_ring` reads it back
+from the dial target, either half's channel name, or DIALEDPEERNUMBER). The dialplan takes the
+technology from field 2 (`${CUT(EXTEN,-,2)}`) and the resource from field 3 to the end
+(`${CUT(EXTEN,-,3-)}`: a resource may hold `-`); the technology never does.
+
 Pure: no I/O, never raises — a name that fits no rule is its own endpoint.
 """
 
@@ -25,6 +33,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from router.schedule import can_wait
+
+from .dialplan import RING_DELAYED_CONTEXT
 
 LOCAL = "Local"
 
@@ -102,3 +114,39 @@ def _split(name: str) -> tuple[str, str, int | None]:
     if len(base) >= 9 and base[-9] == "-" and _HEX8.fullmatch(base, len(base) - 8):
         return base[:-9], base[-8:], half
     return base, "", half
+
+
+@dataclass(frozen=True, slots=True)
+class DelayedRing:
+    """One of callrouter's delayed Local legs: the phone it rings and after how long."""
+
+    delay: int  # seconds from the start of the Dial
+    endpoint: str  # "PJSIP/101"
+
+
+def delayed_ring_target(endpoint: str, delay: int) -> str | None:
+    """The Dial target that rings `endpoint` `delay` seconds after the Dial starts
+    (`Local/10-PJSIP-101@callrouter-ring-delayed/n`); None when the endpoint cannot travel in an
+    extension (`router.schedule.can_wait`) or the delay is not a positive whole number."""
+    if delay <= 0 or not can_wait(endpoint):
+        return None
+    technology, _, resource = endpoint.partition("/")
+    return f"{LOCAL}/{delay}-{technology}-{resource}@{RING_DELAYED_CONTEXT}/n"
+
+
+def parse_delayed_ring(name: str) -> DelayedRing | None:
+    """The phone behind one of our delayed Local legs, from its dial target, either half's
+    channel name (`Local/10-PJSIP-101@callrouter-ring-delayed-00000004;1`) or DIALEDPEERNUMBER
+    (`10-PJSIP-101@callrouter-ring-delayed/n`); None for anything else."""
+    text = name.strip()
+    if not text.startswith(f"{LOCAL}/"):
+        text = f"{LOCAL}/{text}"
+    channel = parse_channel(text)
+    if channel.context != RING_DELAYED_CONTEXT:
+        return None
+    delay, _, rest = channel.extension.partition("-")
+    technology, _, resource = rest.partition("-")
+    if not (delay.isascii() and delay.isdigit() and _TECHNOLOGY.fullmatch(technology)):
+        return None
+    endpoint = f"{technology}/{resource}"
+    return DelayedRing(int(delay), endpoint) if can_wait(endpoint) else None

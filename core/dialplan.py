@@ -16,15 +16,25 @@ variable, in the order of the table.
 | CALLROUTER_LEAD | `new` (unknown number: whoever answers takes the lead), `existing`, `none` (no usable number) | with the plan id |
 | CALLROUTER_CONTACT_ID | the contact's id; not set for a new or anonymous caller | with the plan id |
 | CALLROUTER_AFTER_HOURS | `1` outside working hours, else `0` | with the plan id |
-| CALLROUTER_DECISION | `directory` (fresh lookup), `last_directory` (database too slow or down: default plan from the cached directory), `fallback_targets` (no directory ever loaded) | with the plan id |
-| CALLROUTER_STEP | the number of the step being rung, `1`… | before each Dial |
-| CALLROUTER_STEP_KIND | `responsible`, `department`, `head_of_sales`, `owner`, `fallback` | before each Dial |
+| CALLROUTER_DECISION | `directory` (fresh lookup), `last_directory` (database too slow or down: default plan from the cached directory), `fallback_targets` (no directory ever loaded), `snapshot` (database unreachable: the directory snapshot on disk) | with the plan id |
+| CALLROUTER_STEP | the number of the step being rung, `1`…; at the end the step reached | before each Dial; last, when the step reached differs |
+| CALLROUTER_STEP_KIND | `responsible`, `department`, `head_of_sales`, `owner`, `fallback` | with CALLROUTER_STEP |
 | CALLROUTER_RESULT | `ANSWERED`, `CALLER_HANGUP`, `NO_ANSWER`, `AFTER_HOURS`, `FAILED` | last |
 | CALLROUTER_ANSWERED_BY | the id of the manager who answered (empty for a fallback target) | last, on ANSWERED |
 | CALLROUTER_DIALSTATUS | the last Dial's DIALSTATUS | last, if a Dial ran |
 
+CALLROUTER_STEP and CALLROUTER_STEP_KIND are set twice when the plan runs as one Dial (issue 18):
+before it, the first step; after it, the step reached: the step that added the phone that
+answered; the last step of the Dial when nobody answered; the step in progress when the caller
+left (from Asterisk's `${EPOCH}` read before and after the Dial, to the second).
+
 The dialplan reads only CALLROUTER_RESULT: `AFTER_HOURS` plays the after-hours message; an
 empty or `FAILED` result (or AGISTATUS other than SUCCESS) runs the static fallback Dial.
+
+RING_DELAYED_CONTEXT is the dialplan context of the Local legs that add a phone to the ringing
+call at its step's offset: `Local/<delay>-<TECH>-<resource>@callrouter-ring-delayed/n`
+(`core/channels.py` writes and reads that extension; `asterisk_conf/extensions_callrouter.conf` has the
+context: wait, check DEVICE_STATE, dial the phone). It sets no CALLROUTER_ variable.
 """
 
 from __future__ import annotations
@@ -60,6 +70,9 @@ ALL = (
 ASTERISK_DIALSTATUS = "DIALSTATUS"
 ASTERISK_DIALEDPEERNAME = "DIALEDPEERNAME"
 ASTERISK_MIXMONITOR_FILENAME = "MIXMONITOR_FILENAME"
+
+# The dialplan context of the delayed Local legs (one Dial per plan, phones added at offsets).
+RING_DELAYED_CONTEXT = "callrouter-ring-delayed"
 
 _YES = frozenset({"1", "y", "yes", "true", "on"})
 

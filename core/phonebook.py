@@ -4,7 +4,9 @@ A channel is a phone because the directory lists its endpoint, never because of 
 looks: `PJSIP/anna`, `PJSIP/cafe-beef` and `SIP/101` are phones when managers have them (active
 or not: an inactive manager's phone is still the company's), `PJSIP/office-fax` is not when no
 manager has it. A Local channel is the phone its extension names (`Local/101@ctx-0000000a;1` is
-`PJSIP/101`'s) unless the directory lists that Local target itself.
+`PJSIP/101`'s) unless the directory lists that Local target itself; one of callrouter's delayed
+legs is the phone its extension encodes (`Local/10-SIP-101@callrouter-ring-delayed-00000004;1`
+is `SIP/101`'s, `core/channels.py`).
 
 Pure and immutable: the listener is handed a fresh snapshot when the directory changes.
 """
@@ -16,7 +18,7 @@ from dataclasses import dataclass, field
 
 from router.directory import Directory
 
-from .channels import parse_channel
+from .channels import parse_channel, parse_delayed_ring
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,9 @@ class PhoneBook:
             return found
         name = parse_channel(key)
         if name.is_local:
+            delayed = parse_delayed_ring(key)
+            if delayed is not None:
+                return self._exact.get(delayed.endpoint)
             return self._extension.get(name.extension)
         return None
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from router.plan import RoutePlan, Target
+from router.schedule import RingSchedule, ring_schedule
 
 
 def _who(target: Target) -> str:
@@ -19,7 +20,8 @@ def _moment(at: datetime, timezone: str) -> str:
 
 
 def format_plan(plan: RoutePlan, timezone: str | None = None, warnings: Sequence[str] = ()) -> str:
-    """The plan step by step with the reason for each, as plain text lines (no trailing newline).
+    """The plan step by step with the reason for each, then when each phone starts ringing (its
+    offset in seconds from the first ring), as plain text lines (no trailing newline).
 
     Says which department the call was for and why, and the moment the plan was made for in
     `timezone` (default: the department's), and the department's own time when it differs;
@@ -57,8 +59,35 @@ def format_plan(plan: RoutePlan, timezone: str | None = None, warnings: Sequence
         who = ", ".join(_who(t) for t in step.targets)
         lines.append(f"Step {step.number} [{step.kind.value}] {start}-{elapsed} s: {who}")
         lines.append(f"    why: {step.reason}")
+    lines.extend(_ring_lines(ring_schedule(plan)))
     lines.append(
         f"Total ring time {plan.total_seconds} s. At run time a phone that is unavailable, busy, "
-        "in use or ringing for another call is skipped; a step left empty is skipped at once."
+        "in use or ringing for another call is skipped, checked when its own step starts (a "
+        "phone that becomes free later is not added); a first step left empty is skipped at "
+        "once and the next starts then."
     )
     return "\n".join(lines)
+
+
+def _ring_lines(schedule: RingSchedule) -> list[str]:
+    """`Who rings when`: each Dial, each phone once with the second it starts ringing."""
+    many = len(schedule.dials) > 1
+    lines = [
+        "Who rings when (each phone rings once"
+        + (" per Dial" if many else "")
+        + ", without a break, until someone answers, the caller hangs up or the time is up):"
+    ]
+    for index, dial in enumerate(schedule.dials, 1):
+        if many:
+            stop = "" if index == 1 else "; the phones before stop (keep_ringing off)"
+            lines.append(f"  Dial {index}, {dial.start}-{dial.start + dial.timeout} s{stop}:")
+        for ring in sorted(dial.rings, key=lambda ring: ring.offset):
+            at = dial.start + ring.offset
+            line = f"    from {at} s: {_who(ring.target)}, step {ring.step.number}"
+            if ring.early:
+                line += (
+                    f" (its step starts at {dial.start + ring.due} s, but this endpoint cannot "
+                    "wait in a Local leg: it rings from the start)"
+                )
+            lines.append(line)
+    return lines

@@ -2,8 +2,14 @@
 
 No I/O and no clock: the moment of the call is an argument. Device states are not known here;
 the executor drops busy phones at run time, the plan only leaves out who cannot work now
-(inactive, off shift) and who must rest (the responsible manager never rings twice in a row,
-and once he has had his own step the department step is for the others).
+(inactive, off shift) and who must rest (once the responsible manager has had his own step the
+department step is for the others; a step whose `keep_ringing` is off does not ring the
+responsible manager again right after his step).
+
+Each step lists every phone that rings during it: with `keep_ringing` (the default for every
+step after the first) those of the step before plus its own. `router/schedule.py` turns the
+steps into the ring schedule: one Dial per run of `keep_ringing` steps, each phone in it once,
+from the offset of the step that added it.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from datetime import datetime
 
 from router.departments import DepartmentChoice, choose_department
 from router.directory import ContactView, Department, Directory, Manager, Role
-from router.policy import ADDITIVE_KINDS, DEFAULT_POLICY, RoutingPolicy, StepKind, StepRule
+from router.policy import DEFAULT_POLICY, RoutingPolicy, StepKind, StepRule
 
 
 class LeadStatus(enum.StrEnum):
@@ -48,6 +54,9 @@ class EscalationStep:
     targets: tuple[Target, ...]
     timeout: int  # seconds
     reason: str
+    # The phones of the step before keep ringing into this one (same Dial); off: a new Dial
+    # starts here and only `targets` ring. The first step has nothing to keep.
+    keep_ringing: bool = True
 
     @property
     def endpoints(self) -> tuple[str, ...]:
@@ -196,9 +205,15 @@ def _dedupe(targets: list[Target]) -> tuple[Target, ...]:
 _REASONS = {
     StepKind.RESPONSIBLE: "the client's responsible manager alone",
     StepKind.DEPARTMENT: "the department rings at once; the first to answer takes the call",
-    StepKind.HEAD_OF_SALES: "the head of sales is added; the department keeps ringing",
+    StepKind.HEAD_OF_SALES: "the head of sales is added",
     StepKind.OWNER: "the owner is added for the last timeout",
 }
+
+
+def _reason(kind: StepKind, keep: bool) -> str:
+    if keep:
+        return _REASONS[kind] + "; the phones already ringing keep ringing"
+    return _REASONS[kind]
 
 
 def _build_steps(
@@ -209,27 +224,35 @@ def _build_steps(
     now: datetime,
 ) -> tuple[EscalationStep, ...]:
     kept: list[EscalationStep] = []
-    carried: list[Target] = []
     skipped_seconds = 0
     had_turn = False  # the responsible manager has had a step of his own
     staff = _Staff.at(directory, department, now)
     resting = responsible.endpoint if responsible is not None else None
+    ringing: list[Target] = []  # what rings once the rules so far have started
     for rule in policy.rules:
         own = _rule_targets(rule, staff, responsible, had_turn)
-        if rule.kind in ADDITIVE_KINDS:
-            carried = list(_dedupe(carried + own))
-            targets = list(carried)
+        # A skipped step without keep_ringing still stops what was ringing: `ringing` is empty.
+        keep = rule.keep_ringing and bool(ringing)
+        if keep:
+            # Those already ringing go on ringing; this step's own phones are added.
+            targets = [*ringing, *own]
         else:
             targets = own
-        previous = kept[-1].endpoints if kept else ()
-        if resting is not None and resting in previous:
-            targets = [t for t in targets if t.endpoint != resting]
+            # A new Dial: the responsible manager does not ring again right after his turn.
+            if resting is not None and resting in (t.endpoint for t in ringing):
+                targets = [t for t in targets if t.endpoint != resting]
+        ringing = targets
         if not targets:
             skipped_seconds += rule.timeout
             continue
         kept.append(
             EscalationStep(
-                len(kept) + 1, rule.kind, _dedupe(targets), rule.timeout, _REASONS[rule.kind]
+                len(kept) + 1,
+                rule.kind,
+                _dedupe(targets),
+                rule.timeout,
+                _reason(rule.kind, keep),
+                keep,
             )
         )
         had_turn = had_turn or rule.kind is StepKind.RESPONSIBLE
@@ -246,7 +269,8 @@ def _build_steps(
 
 def _fallback_step(number: int, policy: RoutingPolicy, timeout: int, why: str) -> EscalationStep:
     targets = tuple(Target(endpoint) for endpoint in policy.fallback_targets)
-    return EscalationStep(number, StepKind.FALLBACK, targets, timeout, f"fallback targets: {why}")
+    reason = f"fallback targets: {why}"
+    return EscalationStep(number, StepKind.FALLBACK, targets, timeout, reason, keep_ringing=False)
 
 
 def _end_with_owner_or_fallback(

@@ -15,14 +15,14 @@ class StepKind(enum.StrEnum):
     FALLBACK = "fallback"  # static targets when nobody from the directory can be rung
 
 
-# Steps whose targets carry over into the following steps ("the department keeps ringing").
-ADDITIVE_KINDS = frozenset({StepKind.DEPARTMENT, StepKind.HEAD_OF_SALES, StepKind.OWNER})
-
-
 @dataclass(frozen=True)
 class StepRule:
     kind: StepKind
     timeout: int  # seconds
+    # The phones of the steps before keep ringing into this one (one continuous ring each,
+    # one Dial). Off: they stop when this step starts (a new Dial begins here). Meaningless
+    # for the first step: nothing rings before it.
+    keep_ringing: bool = True
 
     def __post_init__(self) -> None:
         if self.timeout <= 0:

@@ -5,6 +5,7 @@ Each `[[routing.steps]]` table is one `StepRule`, in ringing order:
     [[routing.steps]]
     kind = "responsible"
     timeout = 10
+    keep_ringing = true   # optional; default on for every step after the first
 
 The environment cannot spell a list of tables key by key; the whole list is one JSON value:
 `CALLROUTER_ROUTING__STEPS='[{"kind": "responsible", "timeout": 15}, ...]'`.
@@ -35,6 +36,10 @@ class StepSettings(BaseModel):
 
     kind: StepKind
     timeout: int  # seconds
+    # Do the phones of the steps before keep ringing into this one (true, the default for every
+    # step after the first), or stop when it starts (false: a new Dial begins here)? The first
+    # step has nothing before it: the value is ignored there.
+    keep_ringing: bool | None = None
 
 
 def _default_steps() -> list[StepSettings]:
@@ -72,7 +77,10 @@ class RoutingSettings(BaseModel):
 def policy_from_settings(routing: RoutingSettings) -> RoutingPolicy:
     """The policy that `routing` describes, step for step (ValueError when it is unusable)."""
     return RoutingPolicy(
-        rules=tuple(StepRule(step.kind, step.timeout) for step in routing.steps),
+        rules=tuple(
+            StepRule(step.kind, step.timeout, step.keep_ringing is not False)
+            for step in routing.steps
+        ),
         fallback_targets=tuple(dict.fromkeys(routing.fallback_targets)),
         department_id=routing.sales_department_id,
     )

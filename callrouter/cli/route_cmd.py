@@ -11,6 +11,7 @@ from router.departments import department_warnings
 from router.directory import ContactView, Directory
 from router.explain import format_plan
 from router.plan import IncomingCall, plan
+from router.schedule import ring_schedule
 from router.settings import policy_from_settings
 
 from .common import AppContext, emit_object, json_option, parse_when, pass_app, run
@@ -32,7 +33,8 @@ def route_group() -> None:
 @json_option
 @pass_app
 def route_explain(app: AppContext, caller: str, did: str, at_text: str | None) -> None:
-    """Print the plan step by step with the reasons: which department, when, who rings."""
+    """Print the plan step by step with the reasons: which department, when, who rings, and the
+    second each phone starts ringing."""
     settings = app.settings
     at = parse_when(at_text, app.tz, app.now()) if at_text else app.now()
     number = try_normalize_phone(caller, settings.default_region)
@@ -50,6 +52,7 @@ def route_explain(app: AppContext, caller: str, did: str, at_text: str | None) -
     call = IncomingCall(uniqueid="explain", caller=number, caller_name="", did=dialled)
     route = plan(call, directory, contact, at, policy)
     warnings = department_warnings(directory, at, policy.department_id)
+    schedule = ring_schedule(route)
     choice = route.department
     department = choice.department if choice is not None else None
     data = {
@@ -73,9 +76,26 @@ def route_explain(app: AppContext, caller: str, did: str, at_text: str | None) -
                 "kind": s.kind.value,
                 "timeout": s.timeout,
                 "targets": list(s.endpoints),
+                "keep_ringing": s.keep_ringing,
                 "reason": s.reason,
             }
             for s in route.steps
         ],
+        # Each phone once per Dial: the second it starts ringing, counted from the first ring.
+        "rings": [
+            {
+                "endpoint": ring.endpoint,
+                "name": ring.target.name or None,
+                "manager_id": ring.target.manager_id,
+                "step": ring.step.number,
+                "starts_at": second,
+                "dial": dial_number,
+            }
+            for dial_number, dial in enumerate(schedule.dials, 1)
+            for second, ring in sorted(
+                ((dial.start + r.offset, r) for r in dial.rings), key=lambda pair: pair[0]
+            )
+        ],
+        "total_seconds": route.total_seconds,
     }
     emit_object(app, data, lambda: format_plan(route, settings.timezone, warnings))

@@ -65,6 +65,7 @@ class DialOutcome:
     result: int = 0  # the EXEC reply: 0 caller still up, -1 caller gone
     hangup: bool = False  # send the unsolicited HANGUP line before the next reply
     peer: str = ""  # DIALEDPEERNAME when answered
+    seconds: int = 0  # how long the Dial took: the fake's ${EPOCH} moves on by as much
 
 
 @dataclass
@@ -124,6 +125,7 @@ class FakeAsterisk:
     commands: list[str] = field(default_factory=list)
     raw_commands: list[bytes] = field(default_factory=list)
     variables: dict[str, str] = field(default_factory=dict)
+    epoch: int = 1795746830  # ${EPOCH}: Asterisk's clock, moved on by each Dial's `seconds`
     _pending_hangup: bool = False
     _dead: bool = False
 
@@ -169,9 +171,10 @@ class FakeAsterisk:
         return "510 Invalid or unknown command\n"
 
     def _full(self, expression: str) -> str:
-        """Evaluates `${DEVICE_STATE(X)}` wherever it appears, as Asterisk does."""
-        if not re.fullmatch(r"(\$\{DEVICE_STATE\([^)]+\)\}|,)+", expression):
+        """Evaluates `${DEVICE_STATE(X)}` and `${EPOCH}` wherever they appear, as Asterisk does."""
+        if not re.fullmatch(r"(\$\{DEVICE_STATE\([^)]+\)\}|\$\{EPOCH\}|,)+", expression):
             return "200 result=0\n"
+        expression = expression.replace("${EPOCH}", str(self.epoch))
         states = self.device_states
 
         def state(match: re.Match[str]) -> str:
@@ -190,6 +193,7 @@ class FakeAsterisk:
         if app != "Dial" or not self.dials:
             return "200 result=0\n"
         outcome = self.dials.pop(0)
+        self.epoch += outcome.seconds
         self.variables["DIALSTATUS"] = outcome.status
         self.variables["DIALEDPEERNAME"] = outcome.peer
         if outcome.result < 0:

@@ -62,6 +62,18 @@ async def place_call(db, phones: dict[str, Phone], caller: Caller, **routing):
         await server.close()
 
 
+def later(delay: int, endpoint: str) -> str:
+    technology, resource = endpoint.split("/")
+    return f"Local/{delay}-{technology}-{resource}@callrouter-ring-delayed/n"
+
+
+# The known client's plan as one Dial (issue 18): Ivan at once, the others added at offsets.
+KNOWN_DIAL = (
+    f"SIP/101&{later(10, 'SIP/102')}&{later(10, 'SIP/103')}&{later(20, 'SIP/104')}"
+    f"&{later(30, 'SIP/105')},40"
+)
+
+
 def office(**overrides: Phone) -> dict[str, Phone]:
     phones = {ext: Phone() for ext in ("101", "102", "103", "104", "105")}
     phones.update(overrides)
@@ -72,7 +84,7 @@ async def test_known_client_is_answered_at_step_1(database):
     result = await place_call(
         database, office(**{"101": Phone(answer_after=2.0)}), Caller(KNOWN, "Иван Петров")
     )
-    assert [d.args for d in result.dials] == ["SIP/101,10"]
+    assert [d.args for d in result.dials] == [KNOWN_DIAL]
     assert result.answered_by == "SIP/101"
     found = callrouter_vars(result)
     assert found[var.RESULT] == "ANSWERED" and found[var.LEAD] == "existing"
@@ -81,33 +93,32 @@ async def test_known_client_is_answered_at_step_1(database):
 async def test_busy_responsible_manager_goes_to_the_department_at_once(database):
     phones = office(**{"101": Phone(in_use=True), "103": Phone(answer_after=1.0)})
     result = await place_call(database, phones, Caller(KNOWN))
-    assert [d.args for d in result.dials] == ["SIP/102&SIP/103,10"]
+    assert [d.args for d in result.dials] == [
+        f"SIP/102&SIP/103&{later(10, 'SIP/104')}&{later(20, 'SIP/105')},30"
+    ]
     assert result.answered_by == "SIP/103"
 
 
 async def test_escalation_through_every_step_nobody_answers(database):
     result = await place_call(database, office(), Caller(KNOWN))
-    assert [d.args for d in result.dials] == [
-        "SIP/101,10",
-        "SIP/102&SIP/103,10",
-        "SIP/102&SIP/103&SIP/104,10",
-        "SIP/102&SIP/103&SIP/104&SIP/105,10",
-    ]
+    assert [d.args for d in result.dials] == [KNOWN_DIAL]
     assert callrouter_vars(result)[var.RESULT] == "NO_ANSWER"
 
 
 async def test_caller_hangs_up_at_step_2(database):
     result = await place_call(database, office(), Caller(KNOWN, abandon_after=14.0))
-    assert len(result.dials) == 2
+    assert len(result.dials) == 1
     assert result.dials[-1].status == "CANCEL"
-    assert callrouter_vars(result)[var.RESULT] == "CALLER_HANGUP"
+    found = callrouter_vars(result)
+    assert found[var.RESULT] == "CALLER_HANGUP"
+    assert found[var.STEP] == "2", "14 s into the Dial: the department's step"
 
 
 async def test_anonymous_new_caller_starts_at_the_department(database):
     result = await place_call(
         database, office(**{"102": Phone(answer_after=1.0)}), Caller("anonymous")
     )
-    assert result.dials[0].args == "SIP/101&SIP/102&SIP/103,10"
+    assert result.dials[0].args.startswith(f"SIP/101&SIP/102&SIP/103&{later(10, 'SIP/104')}&")
     assert callrouter_vars(result)[var.LEAD] == "none"
 
 

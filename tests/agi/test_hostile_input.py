@@ -44,7 +44,7 @@ async def test_unusable_caller_ids_are_routed_as_anonymous(callerid):
         env_with(agi_callerid=callerid), lambda _: "NOT_INUSE", [DialOutcome("NOANSWER")] * 4
     )
     await route_calls(fake)
-    assert fake.dial_data[0] == "SIP/101&SIP/102&SIP/103,10"
+    assert fake.dial_data[0].startswith("SIP/101&SIP/102&SIP/103&Local/10-SIP-104@")
     assert fake.variables[var.LEAD] == "none"
     assert fake.variables[var.RESULT] == "NO_ANSWER"
 
@@ -57,7 +57,7 @@ async def test_quotes_and_backslashes_around_a_real_number_still_find_the_client
     )
     await route_calls(fake)
     assert fake.variables[var.LEAD] == "existing"
-    assert fake.dial_data == ["SIP/101,10"]
+    assert fake.dial_data[0].startswith("SIP/101&Local/10-SIP-102@")
 
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES)
@@ -76,7 +76,7 @@ async def test_newline_in_the_name_splits_the_env_line_and_is_ignored():
     env = env_with(agi_calleridname=b"Ivan\nEXEC Hangup")
     fake = FakeAsterisk(env, lambda _: "NOT_INUSE", [DialOutcome("ANSWER", -1, True, "SIP/101-1")])
     await route_calls(fake)
-    assert fake.dial_data == ["SIP/101,10"]
+    assert fake.dial_data[0].startswith("SIP/101&Local/10-SIP-102@")
 
 
 async def test_quotes_and_backslashes_in_the_uniqueid_arrive_intact_in_one_argument():
@@ -109,7 +109,7 @@ async def test_hostile_endpoint_in_the_directory_is_never_dialled():
     )
     await route_calls(fake, source=source)
     assert all("666" not in data for data in fake.dial_data)
-    assert fake.dial_data[0] == "SIP/101&SIP/103,10"
+    assert fake.dial_data[0].startswith("SIP/101&SIP/103&Local/10-SIP-104@")
 
 
 async def _misbehave(port: int, behaviour: str) -> None:

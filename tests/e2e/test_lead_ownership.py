@@ -43,4 +43,5 @@ async def test_the_owner_answers_a_new_caller_the_next_call_rings_the_manager_fi
         again = await p.sim.inbound_call(Caller(NEW, "Новый клиент"))
         await p.sink.wait_for(2)
     assert again.answered_by == "SIP/101"
-    assert len(again.dials) == 1 and len(again.dials[0].legs) == 1
+    # One Dial for the plan (issue 18): Анна alone at first, the others were still waiting.
+    assert len(again.dials) == 1 and [c[:8] for c in again.dials[0].invited] == ["SIP/101-"]

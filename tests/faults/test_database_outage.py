@@ -46,8 +46,16 @@ from .support import (
 
 BUDGET = RoutingSettings().decision_budget_ms / 1000  # the real one: 300 ms
 EPSILON = 0.25  # device-state queries and loopback hops before the Dial, on a loaded CI host
-NORMAL_FIRST_DIAL = "SIP/101,10"  # the known client's responsible manager
-FALLBACK_FIRST_DIAL = "SIP/101&SIP/102&SIP/103,10"  # default plan from the last directory
+_LATER = "@callrouter-ring-delayed/n"  # the whole plan is one Dial; later phones wait (issue 18)
+# The known client's responsible manager at once, the others added at their steps' offsets.
+NORMAL_FIRST_DIAL = (
+    f"SIP/101&Local/10-SIP-102{_LATER}&Local/10-SIP-103{_LATER}&Local/20-SIP-104{_LATER}"
+    f"&Local/30-SIP-105{_LATER},40"
+)
+# The default plan from the last directory: the department at once.
+FALLBACK_FIRST_DIAL = (
+    f"SIP/101&SIP/102&SIP/103&Local/10-SIP-104{_LATER}&Local/20-SIP-105{_LATER},40"
+)
 
 
 def dial_args(line: str) -> str:

@@ -103,9 +103,12 @@ def environments(draw: st.DrawFn) -> tuple[bytes, list[int], bool]:
     return data, splits, close
 
 
-_DIAL = re.compile(r"SIP/10[1-5](&SIP/10[1-5])*,\d+")
+# One Dial for the plan: phones at once, later ones as waiting Local legs (issue 18).
+_TARGET = r"(SIP/10[1-5]|Local/\d+-SIP-10[1-5]@callrouter-ring-delayed/n)"
+_DIAL = re.compile(f"{_TARGET}(&{_TARGET})*,\\d+")
 _ONE_STATE = r"\$\{DEVICE_STATE\(SIP/10[1-5]\)\}"
-_DEVICE_STATES = re.compile(f"{_ONE_STATE}(,{_ONE_STATE})*")  # one query per step
+# One query per Dial, with Asterisk's clock; the clock alone after a Dial the caller left.
+_DEVICE_STATES = re.compile(f"({_ONE_STATE},)*(\\$\\{{EPOCH\\}})")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -184,7 +187,8 @@ async def hostile_then_clean(data: bytes, splits: list[int], close: bool) -> Non
                 written = await asterisk_session(server.port, clean, [], False)
         assert not errors.records, [r.getMessage() for r in errors.records]
         assert heartbeat.worst < STALL, f"event loop stalled for {heartbeat.worst:.3f} s"
-        dial = written.index(b'EXEC Dial "SIP/101,10"\n')  # the known client's manager
+        # The known client's manager at once, the others added later: one Dial.
+        dial = next(i for i, line in enumerate(written) if line.startswith(b'EXEC Dial "SIP/101&'))
         before_dial = [pair for line in written[:dial] for pair in assignments(line.decode())]
         assert (var.PLAN_ID, dict(BASE_ENV)["agi_uniqueid"].decode()) in before_dial
     finally:

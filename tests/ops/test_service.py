@@ -52,7 +52,7 @@ async def test_run_routes_a_call_from_the_simulator_and_records_it(db_url, tmp_p
     sim, service, _ = await start_service(tmp_path, db_url, phones)
     try:
         result = await sim.inbound_call(Caller(NEW_CALLER, "Иван Петров"))
-        assert [d.args for d in result.dials] == ["SIP/101&SIP/102,10"]
+        assert [d.args for d in result.dials] == ["SIP/101&SIP/102,40"]  # one Dial, all steps
         assert result.answered_by == "SIP/101"
         assert router_vars(result)[var.RESULT] == "ANSWERED"
         row = await wait_until(lambda: call_row(db_url, result.linkedid), what="the call row")
@@ -126,7 +126,7 @@ async def test_sighup_reloads_the_directory_without_dropping_the_call_in_progres
         assert "SIP/102" in second.dials[0].args.split(",")[0].split("&")
         assert second.answered_by == "SIP/102"
         result = await first
-        assert [d.args for d in result.dials] == ["SIP/101,10"]
+        assert [d.args for d in result.dials] == ["SIP/101,40"]  # one Dial, all steps
         assert router_vars(result)[var.RESULT] == "ANSWERED"
         for call in (result, second):
             await wait_until(lambda c=call: call_row(db_url, c.linkedid), what="both calls stored")

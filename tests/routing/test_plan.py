@@ -29,7 +29,7 @@ def endpoints(route) -> list[list[str]]:
     return [list(step.endpoints) for step in route.steps]
 
 
-def test_known_client_rings_their_manager_alone_then_escalates_additively():
+def test_known_client_rings_their_manager_alone_then_everyone_is_added_and_keeps_ringing():
     route = plan(call(), OFFICE, KNOWN, WEDNESDAY_NOON)
     assert [s.kind for s in route.steps] == [
         StepKind.RESPONSIBLE,
@@ -39,11 +39,12 @@ def test_known_client_rings_their_manager_alone_then_escalates_additively():
     ]
     assert endpoints(route) == [
         ["PJSIP/101"],
-        ["PJSIP/102", "PJSIP/103"],
-        ["PJSIP/102", "PJSIP/103", "PJSIP/104"],
-        ["PJSIP/102", "PJSIP/103", "PJSIP/104", "PJSIP/105"],
+        ["PJSIP/101", "PJSIP/102", "PJSIP/103"],
+        ["PJSIP/101", "PJSIP/102", "PJSIP/103", "PJSIP/104"],
+        ["PJSIP/101", "PJSIP/102", "PJSIP/103", "PJSIP/104", "PJSIP/105"],
     ]
     assert [s.timeout for s in route.steps] == [10, 10, 10, 10]
+    assert [s.keep_ringing for s in route.steps] == [False, True, True, True]
     assert route.lead is LeadStatus.EXISTING and route.contact_id == KNOWN.id
     assert route.id == "1795746830.87"
 
@@ -84,11 +85,35 @@ def test_after_hours_gives_no_steps_and_says_why():
     assert "Sales" in route.reason
 
 
-def test_responsible_manager_who_is_the_only_department_member_skips_to_the_head():
+def test_responsible_manager_who_is_the_only_department_member_rings_on_through_its_step():
     directory = replace(OFFICE, managers=(IVAN, HEAD, OWNER))
     route = plan(call(), directory, KNOWN, WEDNESDAY_NOON)
+    # The department adds nobody, but Ivan keeps ringing through it: the step stays, so the
+    # head is added when the configured timeline says (20 s), not earlier.
+    assert endpoints(route) == [
+        ["PJSIP/101"],
+        ["PJSIP/101"],
+        ["PJSIP/101", "PJSIP/104"],
+        ["PJSIP/101", "PJSIP/104", "PJSIP/105"],
+    ]
+    assert [s.number for s in route.steps] == [1, 2, 3, 4]
+    assert route.total_seconds == 40
+
+
+def test_without_keep_ringing_the_lone_member_rests_and_the_department_step_is_skipped():
+    directory = replace(OFFICE, managers=(IVAN, HEAD, OWNER))
+    policy = replace(
+        _default(),
+        rules=(
+            StepRule(StepKind.RESPONSIBLE, 10),
+            StepRule(StepKind.DEPARTMENT, 10, keep_ringing=False),
+            StepRule(StepKind.HEAD_OF_SALES, 10),
+            StepRule(StepKind.OWNER, 10),
+        ),
+    )
+    route = plan(call(), directory, KNOWN, WEDNESDAY_NOON, policy)
     assert endpoints(route) == [["PJSIP/101"], ["PJSIP/104"], ["PJSIP/104", "PJSIP/105"]]
-    assert [s.number for s in route.steps] == [1, 2, 3]
+    assert [s.keep_ringing for s in route.steps] == [False, False, True]
     assert route.total_seconds == 40
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, time, timedelta
 
 from hypothesis import given, settings
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 from router.directory import ContactView, Department, Directory, Manager, Role, WorkingHours
 from router.plan import IncomingCall, plan
 from router.policy import RoutingPolicy, StepKind, StepRule
+from router.schedule import ring_schedule
 from tests.routing.office import MOSCOW
 
 BASE = datetime(2026, 11, 23, 0, 0, tzinfo=MOSCOW)  # a Monday
@@ -80,13 +82,42 @@ def test_no_step_is_empty_and_steps_are_numbered(args):
 @settings(max_examples=400, deadline=None)
 @given(inputs)
 def test_the_responsible_manager_never_rings_twice_in_a_row(args):
+    """Once per Dial, and never in the Dial right after one that rang him (keep_ringing off)."""
     route, contact = build(*args)
     office = args[0]
     manager = office.manager(contact.responsible_manager_id) if contact else None
     if manager is None:
         return
-    for before, after in zip(route.steps, route.steps[1:], strict=False):
-        assert not (manager.endpoint in before.endpoints and manager.endpoint in after.endpoints)
+    dials = ring_schedule(route).dials
+    for before, after in zip(dials, dials[1:], strict=False):
+        assert not (before.ring_of(manager.endpoint) and after.ring_of(manager.endpoint))
+
+
+@settings(max_examples=400, deadline=None)
+@given(inputs, st.lists(st.booleans(), min_size=4, max_size=4))
+def test_the_schedule_rings_each_phone_once_per_dial_exactly_as_the_steps_say(args, keeps):
+    office, responsible_id, policy, now, caller = args
+    rules = tuple(
+        replace(rule, keep_ringing=keep) for rule, keep in zip(policy.rules, keeps, strict=False)
+    )
+    route, _ = build(office, responsible_id, replace(policy, rules=rules), now, caller)
+    schedule = ring_schedule(route)
+    assert schedule.total_seconds == route.total_seconds
+    assert [step for dial in schedule.dials for step in dial.steps] == list(route.steps)
+    start = 0
+    for dial in schedule.dials:
+        assert dial.start == start
+        start += dial.timeout
+        assert not dial.steps[0].keep_ringing, "a Dial starts where keep_ringing is off"
+        assert all(step.keep_ringing for step in dial.steps[1:])
+        endpoints = [ring.endpoint for ring in dial.rings]
+        assert len(endpoints) == len(set(endpoints)), "one ring per phone per Dial"
+        for step, offset in zip(dial.steps, dial.offsets, strict=True):
+            # Who rings during a step is exactly who the schedule has started by then.
+            assert {r.endpoint for r in dial.rings if r.due <= offset} == set(step.endpoints)
+        for ring in dial.rings:
+            assert ring.due == dial.offsets[dial.steps.index(ring.step)]
+            assert ring.offset == ring.due  # every endpoint here is PJSIP/1xx: all can wait
 
 
 @settings(max_examples=400, deadline=None)
@@ -133,7 +164,7 @@ def test_only_working_people_are_planned_and_plans_are_deterministic(args):
         assert route.steps == ()
 
 
-def test_fallback_naming_the_responsible_phone_does_not_ring_it_twice_in_a_row():
+def test_fallback_naming_the_responsible_phone_rings_it_once():
     """Found by the property above: fallback targets may include a manager's own phone."""
     office = Directory(
         departments=(Department(1, "Sales", WorkingHours.always()),),
@@ -147,4 +178,13 @@ def test_fallback_naming_the_responsible_phone_does_not_ring_it_twice_in_a_row()
         fallback_targets=("PJSIP/100", "PJSIP/101"),
     )
     route, _ = build(office, 1, policy, BASE, "+79161234567")
-    assert [step.endpoints for step in route.steps] == [("PJSIP/101",), ("PJSIP/102", "PJSIP/100")]
+    assert [step.endpoints for step in route.steps] == [
+        ("PJSIP/101",),
+        ("PJSIP/101", "PJSIP/102", "PJSIP/100"),
+    ]
+    [dial] = ring_schedule(route).dials
+    assert [(ring.endpoint, ring.offset) for ring in dial.rings] == [
+        ("PJSIP/101", 0),
+        ("PJSIP/102", 10),
+        ("PJSIP/100", 10),
+    ]
