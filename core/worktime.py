@@ -6,6 +6,16 @@ time is measured between UTC instants, never between wall-clock times: the sched
 one local calendar day at a time, each working interval of the day becomes a pair of UTC
 instants, and only those are added or subtracted — so the night clocks go forward (or back) in
 Europe/Berlin is one hour shorter (or longer), as it really is.
+
+Two conventions of the stored week (crm/staff.py `parse_hours` writes them):
+
+- an interval ending at `time.max` (23:59:59.999999) ends at 24:00, the next local midnight
+  (`00:00-24:00` every day is a 24/7 department, without a minute lost each night);
+- an overnight shift (`22:00-06:00`) is stored as two intervals, `22:00-24:00` on its day and
+  `00:00-06:00` on the next. Such a morning tail belongs to the evening's shift: "the working
+  day" of a moment in it ends at 06:00, and a working day later is the next night. A shift is a
+  day's intervals plus the next day's leading `00:00-…` interval when the day's last one ends at
+  24:00 and that leading interval does not itself last to 24:00 (24/7 days stay one day each).
 """
 
 from __future__ import annotations
@@ -23,11 +33,13 @@ _RESOLUTION = timedelta(microseconds=1)
 
 @dataclass(frozen=True)
 class _Span:
-    """One working interval of one local day, as UTC instants."""
+    """One working interval of one local day, as UTC instants; `shift` is the local day whose
+    shift it belongs to (the day before, for the morning tail of a night shift)."""
 
     day: date
     start: datetime
     end: datetime
+    shift: date
 
 
 def _aware(at: datetime) -> datetime:
@@ -61,13 +73,50 @@ def local_instant(day: date, wall: time, zone: ZoneInfo) -> datetime:
     return after
 
 
-def _spans(hours: WorkingHours, day: date, zone: ZoneInfo) -> list[_Span]:
+def _intervals(hours: WorkingHours, day: date) -> list[tuple[time, time]]:
+    """The local day's working intervals, in order; none on a holiday."""
     if day in hours.holidays:
         return []
+    return sorted(hours.week.get(day.weekday(), ()))
+
+
+def _continues(hours: WorkingHours, day: date) -> bool:
+    """True when `day`'s last interval runs to 24:00 and the next day opens at 00:00 with a
+    morning tail (an interval that does not itself run to 24:00): a night shift."""
+    today, tomorrow = _intervals(hours, day), _intervals(hours, day + timedelta(days=1))
+    return (
+        bool(today and tomorrow)
+        and today[-1][1] == time.max
+        and tomorrow[0][0] == time.min
+        and tomorrow[0][1] != time.max
+    )
+
+
+def _wall_end(day: date, end: time, zone: ZoneInfo) -> datetime:
+    """The instant an interval of `day` ends: `time.max` is 24:00, the next local midnight."""
+    if end == time.max:
+        return local_instant(day + timedelta(days=1), time.min, zone)
+    return local_instant(day, end, zone)
+
+
+def _spans(hours: WorkingHours, day: date, zone: ZoneInfo) -> list[_Span]:
+    intervals = _intervals(hours, day)
+    tail_of_yesterday = bool(intervals) and _continues(hours, day - timedelta(days=1))
     return [
-        _Span(day, local_instant(day, start, zone), local_instant(day, end, zone))
-        for start, end in sorted(hours.week.get(day.weekday(), ()))
+        _Span(
+            day,
+            local_instant(day, start, zone),
+            _wall_end(day, end, zone),
+            day - timedelta(days=1) if index == 0 and tail_of_yesterday else day,
+        )
+        for index, (start, end) in enumerate(intervals)
     ]
+
+
+def _shift(hours: WorkingHours, day: date, zone: ZoneInfo) -> list[_Span]:
+    """The intervals of the shift that starts on `day` (a night shift's tail included)."""
+    following = day + timedelta(days=1)
+    return [span for d in (day, following) for span in _spans(hours, d, zone) if span.shift == day]
 
 
 def _spans_from(hours: WorkingHours, at: datetime) -> Iterator[_Span]:
@@ -77,7 +126,7 @@ def _spans_from(hours: WorkingHours, at: datetime) -> Iterator[_Span]:
     for offset in range(_SEARCH_DAYS):
         for span in _spans(hours, first_day + timedelta(days=offset), zone):
             if span.end > at:
-                yield _Span(span.day, max(span.start, at), span.end)
+                yield _Span(span.day, max(span.start, at), span.end, span.shift)
 
 
 def add_working_time(hours: WorkingHours, at: datetime, duration: timedelta) -> datetime:
@@ -107,7 +156,7 @@ def end_of_working_day(hours: WorkingHours, at: datetime) -> datetime:
     """The end of the working day `at` falls in, or of the next working day after hours (UTC)."""
     at = _aware(at)
     for span in _spans_from(hours, at):
-        return _spans(hours, span.day, ZoneInfo(hours.timezone))[-1].end
+        return _shift(hours, span.shift, ZoneInfo(hours.timezone))[-1].end
     return at + timedelta(hours=8)
 
 
@@ -126,15 +175,18 @@ def add_working_days(hours: WorkingHours, at: datetime, days: int) -> datetime:
     if opening is None:
         return at + timedelta(days=days)
     wall = opening.start.astimezone(zone).time()
+    # 1 when the opening lies in a night shift's morning tail: the due time is the morning
+    # after the target shift's evening, too.
+    tail = opening.day - opening.shift
     counted = 0
     for offset in range(1, _SEARCH_DAYS):
-        day = opening.day + timedelta(days=offset)
-        spans = _spans(hours, day, zone)
+        day = opening.shift + timedelta(days=offset)
+        spans = _shift(hours, day, zone)
         if not spans:
             continue
         counted += 1
         if counted == days:
-            due = local_instant(day, wall, zone)
+            due = local_instant(day + tail, wall, zone)
             return min(max(due, spans[0].start), spans[-1].end)
     return at + timedelta(days=days)
 

@@ -9,6 +9,7 @@ from models.db import Database
 from models.errors import InputError
 
 from .common import AppContext, emit_rows, json_option, local_time, parse_day, pass_app, run
+from .users_cmd import manager_set_password
 
 
 @click.group("departments")
@@ -20,7 +21,10 @@ def departments() -> None:
 @click.argument("name")
 @click.option("--timezone", default=None, help="IANA time zone (default: the company's).")
 @click.option(
-    "--hours", default=None, help="Week schedule, e.g. 'mon-fri 09:00-18:00; sat 10:00-14:00'."
+    "--hours",
+    default=None,
+    help="Week schedule, e.g. 'mon-fri 09:00-18:00; sat 10:00-14:00'; 24/7: 'mon-sun "
+    "00:00-24:00'; a night shift: 'mon-fri 22:00-06:00' (ends the next morning).",
 )
 @click.option(
     "--did", "dids", multiple=True, help="A number callers dial to reach it (repeatable)."
@@ -29,6 +33,7 @@ def departments() -> None:
 def department_add(
     app: AppContext, name: str, timezone: str | None, hours: str | None, dids: tuple[str, ...]
 ) -> None:
+    """Add a department; without --hours it is always open."""
     numbers = department_lines.parse_dids(dids, app.settings.default_region)
 
     async def work(db: Database) -> int:
@@ -48,7 +53,8 @@ def department_add(
 @click.argument("schedule")
 @pass_app
 def department_hours(app: AppContext, department: str, schedule: str) -> None:
-    """Replace the week schedule, e.g. 'mon-fri 09:00-18:00'."""
+    """Replace the week schedule: 'mon-fri 09:00-18:00', 'mon-sun 00:00-24:00' (24/7) or
+    'mon-fri 22:00-06:00' (a night shift, ending the next morning)."""
 
     async def work(db: Database) -> None:
         async with db.transaction() as s:
@@ -58,13 +64,31 @@ def department_hours(app: AppContext, department: str, schedule: str) -> None:
     click.echo(f"working hours of {department!r} set")
 
 
-@departments.command("holiday")
+class _HolidayGroup(click.Group):
+    """`departments holiday DEPT DAY` (the form of earlier versions) is `holiday add`."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            return "add", self.commands["add"], args
+        return super().resolve_command(ctx, args)
+
+
+@departments.group("holiday", cls=_HolidayGroup)
+def department_holiday() -> None:
+    """A department's holidays: days it is closed (calls are after-hours all day).
+
+    `departments holiday DEPT DAY` adds one, as `holiday add` does."""
+
+
+@department_holiday.command("add")
 @click.argument("department")
 @click.argument("day")
 @pass_app
-def department_holiday(app: AppContext, department: str, day: str) -> None:
-    """Mark a day (YYYY-MM-DD) as a holiday: calls that day are after-hours."""
-    parsed = parse_day(day)
+def department_holiday_add(app: AppContext, department: str, day: str) -> None:
+    """Mark DAY (YYYY-MM-DD, today, tomorrow) as a holiday: calls that day are after-hours."""
+    parsed = parse_day(day, app.now().astimezone(app.tz).date())
 
     async def work(db: Database) -> None:
         async with db.transaction() as s:
@@ -74,11 +98,64 @@ def department_holiday(app: AppContext, department: str, day: str) -> None:
     click.echo(f"{parsed.isoformat()} is a holiday of {department!r}")
 
 
+@department_holiday.command("remove")
+@click.argument("department")
+@click.argument("day")
+@pass_app
+def department_holiday_remove(app: AppContext, department: str, day: str) -> None:
+    """Make DAY a working day again (its weekday's hours apply)."""
+    parsed = parse_day(day, app.now().astimezone(app.tz).date())
+
+    async def work(db: Database) -> None:
+        async with db.transaction() as s:
+            await staff.remove_holiday(s, await staff.get_department(s, department), parsed)
+
+    run(work, app)
+    click.echo(f"{parsed.isoformat()} is no longer a holiday of {department!r}")
+
+
+@departments.command("rename")
+@click.argument("department")
+@click.argument("new_name")
+@pass_app
+def department_rename(app: AppContext, department: str, new_name: str) -> None:
+    """Rename a department (name or id); its managers, hours and lines stay."""
+
+    async def work(db: Database) -> tuple[str, str]:
+        async with db.transaction() as s:
+            row = await staff.get_department(s, department)
+            old = await staff.rename_department(s, row, new_name)
+            return old, row.name
+
+    old, new = run(work, app)
+    click.echo(f"department {old!r} renamed to {new!r}")
+
+
+@departments.command("delete")
+@click.argument("department")
+@pass_app
+def department_delete(app: AppContext, department: str) -> None:
+    """Delete a department with its hours and holidays. Refused while it has active managers
+    (move them: managers edit … --department) or lines (departments did remove), and for the
+    default department while there are others. Inactive managers keep their history."""
+
+    async def work(db: Database) -> tuple[str, int]:
+        async with db.transaction() as s:
+            row = await staff.get_department(s, department)
+            name = row.name
+            return name, await staff.delete_department(s, row)
+
+    name, detached = run(work, app)
+    click.echo(f"department {name!r} deleted")
+    if detached:
+        click.echo(f"  {detached} inactive manager(s) no longer belong to a department")
+
+
 @departments.command("list")
 @json_option
 @pass_app
 def department_list(app: AppContext) -> None:
-    days = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+    """Every department: hours (24:00 and night shifts as typed), holidays, lines, default."""
 
     async def work(db: Database) -> list[dict]:
         async with db.reader() as s:
@@ -86,16 +163,15 @@ def department_list(app: AppContext) -> None:
             lines = await department_lines.lines_by_department(s)
             for d in await staff.list_departments(s):
                 await s.refresh(d, ["hours", "holidays"])
+                week: dict[int, list] = {}
+                for h in d.hours:
+                    week.setdefault(h.weekday, []).append((h.starts_at, h.ends_at))
                 rows.append(
                     {
                         "id": d.id,
                         "name": d.name,
                         "timezone": d.timezone,
-                        "hours": "; ".join(
-                            f"{days[h.weekday]} {h.starts_at:%H:%M}-{h.ends_at:%H:%M}"
-                            for h in d.hours
-                        )
-                        or "always open",
+                        "hours": staff.format_hours(week) or "always open",
                         "holidays": ", ".join(sorted(h.day.isoformat() for h in d.holidays)),
                         "lines": ", ".join(lines.get(d.id, ())),
                         "default": d.is_default,
@@ -131,6 +207,7 @@ def department_did() -> None:
 @click.argument("number")
 @pass_app
 def department_did_add(app: AppContext, department: str, number: str) -> None:
+    """Make NUMBER (any spelling) ring DEPARTMENT; a number rings one department."""
     did = department_lines.parse_did(number, app.settings.default_region)
 
     async def work(db: Database) -> str:
@@ -147,6 +224,7 @@ def department_did_add(app: AppContext, department: str, number: str) -> None:
 @click.argument("number")
 @pass_app
 def department_did_remove(app: AppContext, department: str, number: str) -> None:
+    """Stop NUMBER ringing DEPARTMENT (its calls go to the default department)."""
     did = department_lines.parse_did(number, app.settings.default_region)
 
     async def work(db: Database) -> str:
@@ -170,11 +248,12 @@ def managers() -> None:
 )
 @click.option("--department", default=None, help="Department name or id.")
 @click.option("--role", default="manager", help="manager | head_of_sales | owner")
-@click.option("--email", default=None)
+@click.option("--email", default=None, help="Where the daily report goes (owner, head).")
 @pass_app
 def manager_add(
     app: AppContext, name: str, endpoint: str, department: str | None, role: str, email: str | None
 ) -> None:
+    """Add a manager NAME with their phone."""
     parsed_endpoint = staff.parse_endpoint(endpoint, app.settings.endpoint_technology)
     parsed_role = staff.parse_role(role)
 
@@ -195,10 +274,12 @@ def manager_add(
 
 
 @managers.command("list")
-@click.option("--active-only", is_flag=True)
+@click.option("--active-only", is_flag=True, help="Leave out deactivated managers.")
 @json_option
 @pass_app
 def manager_list(app: AppContext, active_only: bool) -> None:
+    """Managers with their phone, role and department."""
+
     async def work(db: Database) -> list[dict]:
         async with db.reader() as s:
             names = {d.id: d.name for d in await staff.list_departments(s)}
@@ -221,11 +302,11 @@ def manager_list(app: AppContext, active_only: bool) -> None:
 
 @managers.command("edit")
 @click.argument("manager")
-@click.option("--name", default=None)
-@click.option("--phone", "endpoint", default=None)
-@click.option("--department", default=None)
-@click.option("--role", default=None)
-@click.option("--email", default=None)
+@click.option("--name", default=None, help="The new name.")
+@click.option("--phone", "endpoint", default=None, help="The new extension or endpoint.")
+@click.option("--department", default=None, help="The new department (name or id).")
+@click.option("--role", default=None, help="manager | head_of_sales | owner")
+@click.option("--email", default=None, help="The new e-mail address.")
 @click.option("--activate", is_flag=True, help="Bring a deactivated manager back.")
 @pass_app
 def manager_edit(
@@ -238,6 +319,8 @@ def manager_edit(
     email: str | None,
     activate: bool,
 ) -> None:
+    """Change a manager's name, phone, department, role or e-mail (MANAGER: extension, #id
+    or name)."""
     if not any([name, endpoint, department, role, email, activate]):
         raise InputError(
             "nothing to change: give --name, --phone, --department, --role, --email or --activate"
@@ -314,3 +397,6 @@ def manager_deactivate(
         )
     if not done.anything:
         click.echo("  they held no clients, open deals or open tasks")
+
+
+managers.add_command(manager_set_password)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any, Literal
 
 from sqlalchemy import and_, case, func, literal_column, or_, select
@@ -486,10 +486,16 @@ async def _callers(session: AsyncSession, days: Sequence[Window]) -> dict[int, t
 
 async def working_days(session: AsyncSession, first: date, last: date) -> dict[int, WorkingDays]:
     """Every department's working weekdays and its holidays between `first` and `last`."""
-    weekdays: dict[int, set[int]] = {}
-    hours = select(WorkingHoursRow.department_id, WorkingHoursRow.weekday).distinct()
-    for dept_id, weekday in (await session.execute(hours)).all():
-        weekdays.setdefault(dept_id, set()).add(int(weekday))
+    rows: dict[int, dict[int, list[tuple[time, time]]]] = {}
+    hours = select(
+        WorkingHoursRow.department_id,
+        WorkingHoursRow.weekday,
+        WorkingHoursRow.starts_at,
+        WorkingHoursRow.ends_at,
+    )
+    for dept_id, weekday, starts, ends in (await session.execute(hours)).all():
+        rows.setdefault(dept_id, {}).setdefault(int(weekday), []).append((starts, ends))
+    weekdays = {dept_id: _open_weekdays(days) for dept_id, days in rows.items()}
     holidays: dict[int, set[date]] = {}
     off = select(Holiday.department_id, Holiday.day).where(
         Holiday.day >= first, Holiday.day <= last
@@ -503,6 +509,23 @@ async def working_days(session: AsyncSession, first: date, last: date) -> dict[i
         )
         for (dept_id,) in (await session.execute(select(Department.id))).all()
     }
+
+
+def _open_weekdays(days: dict[int, list[tuple[time, time]]]) -> set[int]:
+    """Weekdays on which a shift starts: the 00:00-06:00 morning end of Friday's 22:00-06:00
+    night shift is stored on Saturday, yet it does not make Saturday a working day. A day whose
+    only hours begin at midnight right after a shift that ran to 24:00 is such a morning end;
+    a 24/7 day (00:00-24:00) is a working day of its own."""
+    open_days: set[int] = set()
+    for weekday, intervals in days.items():
+        evening_before = days.get((weekday - 1) % 7, [])
+        continues_night = any(end == time.max for _, end in evening_before)
+        if any(
+            start != time.min or end == time.max or not continues_night
+            for start, end in intervals
+        ):
+            open_days.add(weekday)
+    return open_days
 
 
 def _utc(value: Any) -> datetime:
