@@ -31,6 +31,9 @@ class DecisionBasis(enum.StrEnum):
     DIRECTORY = "directory"  # fresh contact lookup on a loaded directory
     LAST_DIRECTORY = "last_directory"  # lookup too slow or failed: default plan, cached directory
     FALLBACK_TARGETS = "fallback_targets"  # no directory ever loaded
+    # The database unreachable: the directory and the caller's manager from the snapshot on disk
+    # (a source that says `serving_snapshot`, callrouter/service/degraded.py).
+    SNAPSHOT = "snapshot"
 
 
 @dataclass(frozen=True)
@@ -227,6 +230,12 @@ class RouteDecider:
         assert self._directory is not None
         return self._directory
 
+    def fresh_basis(self) -> DecisionBasis:
+        """DIRECTORY, or SNAPSHOT while the source answers from its snapshot on disk."""
+        if getattr(self._source, "serving_snapshot", False):
+            return DecisionBasis.SNAPSHOT
+        return DecisionBasis.DIRECTORY
+
     def plan_for(
         self, call: IncomingCall, directory: Directory, contact: ContactView | None
     ) -> RoutePlan:
@@ -300,7 +309,7 @@ class PendingDecision:
         decider, call, lookup = self._decider, self._call, self._lookup
         if lookup is None:
             assert self._directory is not None
-            return Decision(decider.plan_for(call, self._directory, None), DecisionBasis.DIRECTORY)
+            return Decision(decider.plan_for(call, self._directory, None), decider.fresh_basis())
         if not lookup.done():
             try:
                 await _done_by(lookup, self._deadline)
@@ -317,7 +326,7 @@ class PendingDecision:
             return decider.fallback(call)
         directory = self._directory or decider.directory
         assert directory is not None  # the lookup loaded one when there was none
-        return Decision(decider.plan_for(call, directory, contact), DecisionBasis.DIRECTORY)
+        return Decision(decider.plan_for(call, directory, contact), decider.fresh_basis())
 
     def cancel(self) -> None:
         """Nobody will collect this decision: let its lookup go."""

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import os
 from collections.abc import Awaitable, Callable, Sequence
 
 from core import dialplan
@@ -65,6 +66,21 @@ class AmiError(Exception):
 
 class AmiAuthError(AmiError):
     """Asterisk refused the login (wrong username or secret, or a host not permitted)."""
+
+    def __init__(self, message: str, reason: str = "authentication failed") -> None:
+        super().__init__(message)
+        self.reason = reason  # short, for `callrouter status`
+
+
+def down_reason(error: BaseException | None) -> str | None:
+    """Why the last session ended or never began, in a few words (for `callrouter status`)."""
+    if error is None:
+        return None
+    if isinstance(error, AmiAuthError):
+        return error.reason
+    if isinstance(error, OSError) and error.errno:
+        return os.strerror(error.errno)[:1].lower() + os.strerror(error.errno)[1:]
+    return str(error) or type(error).__name__
 
 
 class Backoff:
@@ -272,10 +288,13 @@ class AmiConnection:
         )
         response = await self._reply(request, settings.connect_timeout, "Login")
         if response.get("Response") != "Success":
+            said = response.get("Message") or response.get("Response")
             raise AmiAuthError(
                 f"AMI login as {settings.username!r} at {settings.host}:{settings.port} refused: "
-                f"{response.get('Message') or response.get('Response')} (check ami.username / "
-                f"ami.secret and the [{settings.username}] section of manager.conf)"
+                f"{said} (check ami.username / "
+                f"ami.secret and the [{settings.username}] section of manager.conf)",
+                reason=f"authentication failed ({said}) as {settings.username!r}: check "
+                "ami.username / ami.secret and manager.conf",
             )
 
     async def _send_filters(self) -> None:

@@ -7,7 +7,8 @@
   The consumer never touches the database, so a slow database cannot fill the queue.
 - Every completed call is first written to the durable spool by the spooler task, then handed
   to the sink by a separate delivery task, in order. A sink that cannot write now (the database
-  is away) is retried with capped backoff while calls keep accumulating safely on disk. A sink
+  is away) is retried with capped backoff while calls keep accumulating safely on disk; the
+  owner that learns the database is back calls `retry_now()` and the wait ends at once. A sink
   that refuses a call (`CallRefused`) has it set aside in the spool's `refused/` area
   (`refused.py`) and the calls behind it are written at once. Spooled calls from an earlier run
   are delivered on start. The consumer never waits for the disk either: it hands calls over in
@@ -117,6 +118,7 @@ class AmiListener:
         self._sink_retry = (sink_retry_initial, sink_retry_max)
         self._sleep = sleep
         self._wake = asyncio.Event()  # delivery: there is something in the spool
+        self._retry_now = asyncio.Event()  # delivery: the sink may write again, stop waiting
         self._idle = asyncio.Event()  # delivery: the spool was empty when last looked at
         self._unspooled: list[CompletedCall] = []  # ended calls the spooler has not written yet
         self._spool_wake = asyncio.Event()
@@ -181,6 +183,11 @@ class AmiListener:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._stopped.set()
+
+    def retry_now(self) -> None:
+        """The sink can write again (its database is back): end a retry's backoff at once, so
+        the spool drains now rather than after the current delay (up to `sink_retry_max`)."""
+        self._retry_now.set()
 
     def now(self) -> float:
         """Asterisk's clock, estimated from the last event's Timestamp."""
@@ -301,6 +308,7 @@ class AmiListener:
 
     async def _try_write(self, calls: list[CompletedCall], backoff: Backoff) -> bool | CallRefused:
         """True: written. CallRefused: refused, do not retry as is. False: retry (slept)."""
+        self._retry_now.clear()  # a `retry_now()` from here on ends this attempt's backoff
         try:
             await self.sink.write(calls)
             return True
@@ -318,8 +326,21 @@ class AmiListener:
                 _error_name(exc),
                 delay,
             )
-            await self._sleep(delay)
+            await self._backoff(delay, backoff)
             return False
+
+    async def _backoff(self, delay: float, backoff: Backoff) -> None:
+        """Sleep `delay`, or less when `retry_now()` is called (the backoff then starts over)."""
+        sleeping = asyncio.ensure_future(self._sleep(delay))
+        woken = asyncio.ensure_future(self._retry_now.wait())
+        try:
+            await asyncio.wait({sleeping, woken}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeping.cancel()
+            woken.cancel()
+            await asyncio.gather(sleeping, woken, return_exceptions=True)
+        if self._retry_now.is_set():
+            backoff.reset()
 
     async def _set_aside(self, refused: list[tuple[CompletedCall, CallRefused]]) -> None:
         """Move refused calls to `refused/` (durably, before the spool forgets them)."""

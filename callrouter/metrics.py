@@ -19,6 +19,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from callrouter.listen import cannot_listen
+
 log = logging.getLogger(__name__)
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -72,6 +74,26 @@ CALLS_RECORDED = Counter(
 )
 
 
+AGI_CONNECTIONS_REFUSED = Counter(
+    "callrouter_agi_connections_refused",
+    "FastAGI connections refused as they connected, by reason (agi_scripts/fastagi.py REASONS)",
+    ["reason"],
+    registry=REGISTRY,
+)
+AGI_CONNECTIONS_CLOSED = Counter(
+    "callrouter_agi_connections_closed_early",
+    "FastAGI connections closed before their environment was in, by reason",
+    ["reason"],
+    registry=REGISTRY,
+)
+
+
+def record_admission(action: str, reason: str) -> None:
+    """The FastAGI server's `on_admission`: a connection refused, or closed before routing."""
+    counter = AGI_CONNECTIONS_REFUSED if action == "refused" else AGI_CONNECTIONS_CLOSED
+    counter.labels(reason).inc()
+
+
 class _Outcome(Protocol):
     @property
     def result(self) -> Any: ...
@@ -100,6 +122,10 @@ class LiveCollector(Collector):
         "callrouter_refused_spool_depth": "Refused calls in the spool's refused/ area, not replayed yet",
         "callrouter_lost_calls_today": "Inbound calls nobody answered today (company time zone)",
         "callrouter_agi_sessions_active": "FastAGI sessions in progress",
+        "callrouter_database_unreachable_since_seconds": (
+            "Unix time since which the service finds the database unreachable and runs degraded "
+            "(routing from the directory snapshot, calls kept in the spool); 0 while reachable"
+        ),
     }
 
     def __init__(self) -> None:
@@ -139,7 +165,10 @@ class MetricsServer:
     """The HTTP endpoint in a daemon thread; `port` is the bound one (0 picks a free port)."""
 
     def __init__(self, host: str, port: int) -> None:
-        server, thread = start_http_server(port, addr=host, registry=REGISTRY)
+        try:
+            server, thread = start_http_server(port, addr=host, registry=REGISTRY)
+        except OSError as exc:
+            raise cannot_listen(host, port, "metrics", exc) from None
         self._server: WSGIServer = server
         self._thread: threading.Thread = thread
         self.host = host

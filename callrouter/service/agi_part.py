@@ -11,9 +11,11 @@ from agi_scripts.fastagi import FastAgiServer
 from agi_scripts.file_source import FileDirectorySource
 from agi_scripts.source import DirectorySource
 from callrouter import metrics
+from callrouter.listen import cannot_listen
 from core.settings import Settings
 
 from .decider import SwappableDecider
+from .degraded import DatabaseState, SnapshotSource, snapshot_path
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +28,12 @@ class AgiPart:
 
     name = "agi"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, database: DatabaseState | None = None) -> None:
         self.settings = settings
+        # With it, routing keeps a directory snapshot on disk and uses it while the database
+        # is unreachable (degraded.py); without it (benchmarks), the database alone.
+        self.database = database
+        self.snapshots: SnapshotSource | None = None
         self.failed = asyncio.Event()  # the server has no life of its own to lose
         self.lookup: DbLookupSource | None = None
         self.source: DirectorySource
@@ -47,6 +53,15 @@ class AgiPart:
             # One-statement caller lookups on the hot path (bench/ROUTING.md).
             self.lookup = DbLookupSource(settings.database_url)
             self.source = self.lookup
+            if self.database is not None:
+                self.snapshots = SnapshotSource(
+                    self.lookup,
+                    settings.database_url,
+                    snapshot_path(settings.spool_dir),
+                    self.database,
+                )
+                self.source = self.snapshots
+                self.database.on_back(self._database_back)
         self.decider = SwappableDecider(
             self._new_decider(settings), settings.routing.directory_refresh_seconds
         )
@@ -54,8 +69,16 @@ class AgiPart:
             await self.decider.refresh()  # warm: the first call should not pay for it
         except Exception as exc:
             log.warning("directory not loaded at start (%s); routing will retry", exc)
-        self.server = FastAgiServer(settings.agi, self.decider, on_routed=metrics.record_routed)
-        await self.server.start(settings.agi.host, settings.agi.port)
+        self.server = FastAgiServer(
+            settings.agi,
+            self.decider,
+            on_routed=metrics.record_routed,
+            on_admission=metrics.record_admission,
+        )
+        try:
+            await self.server.start(settings.agi.host, settings.agi.port)
+        except OSError as exc:
+            raise cannot_listen(settings.agi.host, settings.agi.port, "AGI", exc) from None
         metrics.LIVE.set_probe("callrouter_agi_sessions_active", self._active_sessions)
         log.info(
             "FastAGI listening on %s:%d",
@@ -103,8 +126,20 @@ class AgiPart:
                 )
             await self.server.close()
         metrics.LIVE.set_probe("callrouter_agi_sessions_active", None)
+        if self.snapshots is not None:
+            await self.snapshots.close()
         if self.lookup is not None:
             await self.lookup.close()
+
+    async def _database_back(self) -> None:
+        """Leave the snapshot: the directory from the database now, not at the next refresh."""
+        await self.decider.refresh()
+        directory = self.decider.directory
+        log.info(
+            "routing from the database again: %d managers in the directory",
+            len(directory.managers) if directory else 0,
+            extra={"event": "agi_database_back"},
+        )
 
     def _new_decider(self, settings: Settings) -> RouteDecider:
         return RouteDecider(self.source, settings.routing, settings.default_region)

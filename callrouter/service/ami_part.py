@@ -6,9 +6,11 @@ import asyncio
 import logging
 import os
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ami_listener.calls import CompletedCall
+from ami_listener.connection import down_reason
 from ami_listener.message import AmiMessage as Message
 from ami_listener.service import AmiListener
 from ami_listener.sink import CallRefused
@@ -17,6 +19,7 @@ from core.settings import AmiSettings, Settings
 from crm.call_sink import DbCallSink
 from models.db import Database
 
+from .degraded import DatabaseState, snapshot_path
 from .phones import DirectoryPhones
 from .sink import LostCallsToday, TimedSink
 from .statusfile import HEARTBEAT, ListenerStatus, now_iso, status_path, write_status
@@ -50,22 +53,53 @@ def connection_changed(old: AmiSettings, new: AmiSettings) -> bool:
 DRAIN_EXTRA_SECONDS = 2.0
 
 
+class WatchedSink:
+    """The listener's sink, telling `on_failure` of every write that failed for another
+    reason than a refused call (the degraded-mode monitor then checks the database)."""
+
+    def __init__(self, inner: TimedSink, on_failure: Callable[[BaseException], None]) -> None:
+        self.inner = inner
+        self.on_failure = on_failure
+
+    async def write(self, calls: Sequence[CompletedCall]) -> None:
+        try:
+            await self.inner.write(calls)
+        except CallRefused:
+            raise
+        except Exception as exc:
+            self.on_failure(exc)
+            raise
+
+
 class AmiPart:
-    """Runs one `AmiListener`; `stop()` flushes every ended call to the database."""
+    """Runs one `AmiListener`; `stop()` flushes every ended call to the database.
+
+    With `database` (the degraded-mode monitor, degraded.py) a failed write or directory load
+    has it check the database, and its return ends the listener's retry wait at once (the
+    spool drains now) and reloads the phones and today's lost calls."""
 
     name = "ami"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, database: DatabaseState | None = None) -> None:
         self.settings = settings
+        self.database = database
         self.db = Database(settings.database_url)
         self.lost = LostCallsToday(settings.timezone)
-        self.sink = TimedSink(
+        timed = TimedSink(
             DbCallSink(
                 self.db, settings.leads, sales_department_id=settings.routing.sales_department_id
             ),
             self.lost,
         )
-        self.phones = DirectoryPhones(self.db, settings.routing.directory_refresh_seconds)
+        self.sink: TimedSink | WatchedSink = (
+            timed if database is None else WatchedSink(timed, database.suspect)
+        )
+        self.phones = DirectoryPhones(
+            self.db,
+            settings.routing.directory_refresh_seconds,
+            snapshot=snapshot_path(settings.spool_dir),
+            on_failure=database.suspect if database is not None else None,
+        )
         self._phones_task: asyncio.Task[None] | None = None
         self.listener: AmiListener | None = None
         self.failed = asyncio.Event()
@@ -74,6 +108,8 @@ class AmiPart:
         self._stopping = False
 
     async def start(self) -> None:
+        if self.database is not None:
+            self.database.on_back(self.database_back)
         try:
             await self.lost.load(self.db)
         except Exception as exc:
@@ -123,6 +159,14 @@ class AmiPart:
         if not self._stopping:
             log.error("AMI listener ended unexpectedly")
             self.failed.set()
+
+    async def database_back(self) -> None:
+        """The database answers again: deliver the spool now (not after the listener's retry
+        backoff), then the phones and today's lost calls from it."""
+        if self.listener is not None:
+            self.listener.retry_now()
+        await self.phones.refresh()
+        await self.lost.load(self.db)
 
     async def drain(self, limit: float) -> None:
         """Give calls whose AGI session just ended time to send their last events (bounded)."""
@@ -192,18 +236,33 @@ class AmiPart:
             await self.stop()
             self.settings = new.model_copy(update={"database_url": self.settings.database_url})
             self._start_listener(self.settings)
-        else:
+        elif self.listener is not None and self.listener.connection.connected.is_set():
             log.info("AMI connection kept", extra={"event": "ami_reloaded"})
+        else:
+            reason = down_reason(self.listener.connection.last_error if self.listener else None)
+            log.info(
+                "AMI not connected (%s): still retrying %s:%d with the same settings",
+                reason or "connecting",
+                self.settings.ami.host,
+                self.settings.ami.port,
+                extra={"event": "ami_reloaded"},
+            )
 
     async def _watch(self, listener: AmiListener) -> None:
         """Write status.json when the connection comes up or goes down, and every HEARTBEAT s."""
         connected: bool | None = None
         changed_at = now_iso()
         written = 0.0
+        reason: str | None = None
         while True:
             now_connected = listener.connection.connected.is_set()
+            now_reason = _reason(listener, now_connected)
             if now_connected != connected:
-                connected, changed_at = now_connected, now_iso()
+                connected, changed_at, reason = now_connected, now_iso(), now_reason
+                self._write_status(listener, connected, changed_at)
+                written = time.monotonic()
+            elif now_reason != reason:  # e.g. a refused login, after the first attempt
+                reason = now_reason
                 self._write_status(listener, connected, changed_at)
                 written = time.monotonic()
             elif time.monotonic() - written >= HEARTBEAT:
@@ -222,11 +281,16 @@ class AmiPart:
             changed_at=changed_at,
             updated_at=now_iso(),
             running=running,
+            ami_error=_reason(listener, connected) if running else None,
         )
         try:
             write_status(status_path(self.settings.spool_dir), status)
         except OSError as exc:
             log.warning("status file not written: %s", exc)
+
+
+def _reason(listener: AmiListener, connected: bool) -> str | None:
+    return None if connected else down_reason(listener.connection.last_error)
 
 
 def count_event(event: Message) -> None:

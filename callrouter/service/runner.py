@@ -1,6 +1,9 @@
 """One service process: `run` (AGI + AMI), `agi` or `ami`; signals, sd_notify, metrics.
 
 Lifecycle: settings → logging → schema check → metrics endpoint → parts → READY=1.
+A database that cannot be reached at the schema check does not stop the start: the service runs
+degraded until it answers (`degraded.py`: routing from the directory snapshot, calls kept in
+the spool); a schema that is behind, a wrong password or a missing database do stop it.
 SIGTERM/SIGINT: STOPPING=1; the FastAGI server stops accepting and waits for calls in progress
 (agi.shutdown_grace); the listener waits briefly for their last events, closes the AMI session,
 spools and delivers every ended call; exit 0. SIGHUP: RELOADING=1, settings and directory
@@ -17,49 +20,45 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from callrouter import metrics
+from callrouter.database_url import database_label
 from callrouter.logs import configure_logging
 from callrouter.sdnotify import Notifier
 from core.settings import Settings, SettingsError, load_settings
 from models import migrate
-from models.db import Database
 
 from .agi_part import AgiPart
 from .ami_part import AmiPart
+from .degraded import DatabaseState, behind_message, is_refusal, reason_of, schema_revision
 from .heap import freeze_startup_objects
 from .parts import Part
 
 log = logging.getLogger(__name__)
-
-SCHEMA_CHECK_TIMEOUT = 15.0
 
 
 class Mode(enum.StrEnum):
     RUN = "run"
     AGI = "agi"
     AMI = "ami"
+    WEB = "web"
 
 
 class StartupError(Exception):
     """The service cannot start; the message is one line for the administrator."""
 
 
-async def check_schema(url: str) -> None:
-    """Raise StartupError unless the database is reachable and at the code's revision."""
-    db = Database(url)
+async def check_schema(url: str) -> str | None:
+    """None when the database is at the code's revision; why, when it cannot be reached (the
+    service then starts degraded). StartupError when it is behind, or refuses us (a wrong
+    password, no such database): things to fix, not to wait out."""
     try:
-        async with asyncio.timeout(SCHEMA_CHECK_TIMEOUT):
-            current = await migrate.current_revision(db.engine)
+        current = await schema_revision(url)
     except Exception as exc:
-        reason = str(getattr(exc, "orig", None) or exc or type(exc).__name__).splitlines()[0]
-        raise StartupError(f"database unavailable: {reason}") from None
-    finally:
-        await db.dispose()
-    head = migrate.head_revision()
-    if current != head:
-        raise StartupError(
-            f"database schema is at revision {current or 'none'}, this callrouter needs {head}: "
-            "run `callrouter db upgrade`"
-        )
+        if is_refusal(exc):
+            raise StartupError(f"database unavailable: {reason_of(exc)}") from None
+        return reason_of(exc)
+    if current != migrate.head_revision():
+        raise StartupError(behind_message(current))
+    return None
 
 
 def _secrets(settings: Settings) -> list[str]:
@@ -82,23 +81,55 @@ class Service:
         self._stop = asyncio.Event()
         self._reload_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
+        self.database: DatabaseState | None = None
 
     async def run(self) -> int:
         self.settings = load_settings(self.config)
         configure_logging(self.settings.log_format, secrets=_secrets(self.settings))
         if self.mode is not Mode.AGI or self.settings.agi.directory_file is None:
-            await check_schema(self.settings.database_url)
-        endpoint = metrics.serve(self.settings.metrics_host, self._metrics_port())
+            unreachable = await check_schema(self.settings.database_url)
+            self._say_database()  # after the check: a refused start keeps its one line
+            self.database = DatabaseState(
+                self.settings.database_url, self.settings.spool_dir, self.mode.value
+            )
+            if unreachable is not None:
+                self.database.went_away(unreachable)
+        else:
+            self._say_database()
         try:
-            return await self._serve(endpoint)
+            endpoint = metrics.serve(self.settings.metrics_host, self._metrics_port())
+            try:
+                return await self._serve(endpoint)
+            finally:
+                endpoint.close()
         finally:
-            endpoint.close()
+            if self.database is not None:
+                await self.database.close()
+
+    def _say_database(self) -> None:
+        """Which database this process uses, its password masked (a typo in the settings must
+        not go unnoticed into another database)."""
+        settings = self.settings
+        if self.mode is Mode.AGI and settings.agi.directory_file is not None:
+            log.info(
+                "database: none, routing from agi.directory_file %s",
+                settings.agi.directory_file,
+                extra={"event": "database"},
+            )
+            return
+        try:
+            label = database_label(settings.database_url)
+        except Exception:  # never the raw URL: it may hold the password
+            label = "(a database_url that cannot be parsed)"
+        log.info("database: %s", label, extra={"event": "database"})
 
     def _metrics_port(self) -> int:
         if self.metrics_port is not None:
             return self.metrics_port
         # `agi` and `ami` run side by side in production: the listener takes the next port.
         base = self.settings.metrics_port
+        if self.mode is Mode.WEB and base:
+            return base + 2  # `web` runs beside `agi` and `ami`: the port after theirs
         return base + 1 if self.mode is Mode.AMI and base else base
 
     async def _serve(self, endpoint: metrics.MetricsServer) -> int:
@@ -136,9 +167,15 @@ class Service:
         """The listener first, so it is up before routing sends it calls."""
         parts: list[Part] = []
         if self.mode in (Mode.RUN, Mode.AMI):
-            parts.append(AmiPart(self.settings))
+            # The monitor tells the listener when the database is back (its spool drains at
+            # once); the listener tells the monitor when a write or a load fails.
+            parts.append(AmiPart(self.settings, database=self.database))
         if self.mode in (Mode.RUN, Mode.AGI):
-            parts.append(AgiPart(self.settings))
+            parts.append(AgiPart(self.settings, database=self.database))
+        if self.mode is Mode.WEB or (self.mode is Mode.RUN and self.settings.web.enabled):
+            from .web_part import WebPart  # the web stack is loaded only where it runs
+
+            parts.append(WebPart(self.settings))
         return parts
 
     async def _start_parts(self) -> None:

@@ -25,6 +25,8 @@ class ListenerStatus:
     changed_at: str  # when ami_connected last changed (ISO 8601, UTC)
     updated_at: str
     running: bool = True
+    # Why AMI is not connected (the last session's end or the failed login); None when it is.
+    ami_error: str | None = None
 
 
 def status_path(spool_dir: Path) -> Path:
