@@ -6,13 +6,19 @@ clock: known clients reaching their manager, busy and absent managers, escalatio
 and the owner, new numbers becoming leads, abandoned and after-hours calls, managers calling
 missed clients back. Then deals move to "proposal sent" (the automation rule gives their
 managers a task) and the owner's daily report for that day is printed and written as HTML.
+Every answered call gets a real WAV recording exactly its talk time long (callrouter/demo_audio.py),
+every person of the staff a web account (printed with its demo password), and a settings file
+names the database, the recordings and a web secret key for `callrouter --config FILE web`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import random
+import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -26,7 +32,16 @@ from ami_listener.calls import CompletedCall
 from ami_listener.service import AmiListener
 from asterisk_sim import AsteriskSimulator, Caller, Phone, SimConfig, VirtualClock
 from asterisk_sim.scenario import CallResult
-from callrouter.demo_company import STAFF, Client, create_company, make_clients, person_name
+from callrouter import demo_audio
+from callrouter.demo_company import (
+    STAFF,
+    Client,
+    DemoLogin,
+    create_company,
+    create_users,
+    make_clients,
+    person_name,
+)
 from callrouter.reports import render_html, render_text
 from callrouter.reports.daily import build_daily
 from callrouter.reports.model import DailyReport
@@ -68,6 +83,11 @@ class DemoResult:
     html_path: Path
     database: Path
     results: list[CallResult] = field(default_factory=list)
+    recordings_dir: Path | None = None
+    recordings: int = 0  # audio files written
+    recordings_bytes: int = 0
+    config_path: Path | None = None
+    logins: list[DemoLogin] = field(default_factory=list)
 
 
 def demo_day(today: date) -> date:
@@ -156,20 +176,37 @@ async def run_demo(
     seed: int = 1,
     today: date | None = None,
     out: Callable[[str], None] = print,
+    recordings_dir: Path | None = None,
+    config_path: Path | None = None,
 ) -> DemoResult:
+    """Play the day into a fresh `database`; recordings go to `recordings_dir` (default: the
+    database's name + "-recordings", emptied first) and a settings file naming both to
+    `config_path` (default: the database's name + ".toml"), for `callrouter --config … web`."""
     rng = random.Random(seed)
     day = demo_day(today or datetime.now(ZONE).date())
+    recordings_dir = recordings_dir or database.parent / f"{database.stem}-recordings"
+    config_path = config_path or database.with_suffix(".toml")
     await asyncio.to_thread(_remove_database, database)
+    await asyncio.to_thread(demo_audio.clear_recordings, recordings_dir)
     settings = Settings(
         database_url=f"sqlite+aiosqlite:///{database}",
         endpoint_technology=TECH,
+        recordings_dir=recordings_dir,
         agi=AgiSettings(env_timeout=5.0, command_timeout=5.0, shutdown_grace=2.0),
     )
     db = Database(settings.database_url)
     try:
-        return await _play(db, settings, database, html_path, day, calls, rng, out)
+        result = await _play(db, settings, database, html_path, day, calls, rng, out)
+        count, size = await demo_audio.record_calls(db, recordings_dir, seed)
+        out(f"Recordings: {count} audio files ({size / 2**20:.0f} MB) in {recordings_dir}")
+        async with db.transaction() as session:
+            result.logins = await create_users(session, random.Random(seed))
     finally:
         await db.dispose()
+    await asyncio.to_thread(write_config, config_path, settings)
+    result.recordings_dir, result.recordings, result.recordings_bytes = recordings_dir, count, size
+    result.config_path = config_path
+    return result
 
 
 async def _play(
@@ -205,6 +242,7 @@ async def _play(
             clock=clock,
             seed=rng.randrange(10**6),
             queue_members=(),
+            monitor_dir=str(settings.recordings_dir),
         )
     )
     for member in STAFF:
@@ -405,6 +443,31 @@ async def _move_deals(
             )
             moved[status] += 1
     return moved
+
+
+def write_config(path: Path, settings: Settings) -> None:
+    """The demo's settings file: its database and recordings, for `callrouter --config PATH …`."""
+    lines = [
+        "# Written by `callrouter demo`: its database and recordings.",
+        f"database_url = {_toml_string(settings.database_url)}",
+        f"recordings_dir = {_toml_string(str(settings.recordings_dir))}",
+        f"endpoint_technology = {_toml_string(settings.endpoint_technology)}",
+        f"timezone = {_toml_string(settings.timezone)}",
+        "",
+        "[web]",
+        "# `callrouter --config THIS_FILE web` → http://127.0.0.1:8080",
+        f"secret_key = {_toml_string(secrets.token_urlsafe(32))}",
+        "",
+    ]
+    # It holds a secret: readable by its owner only (callrouter refuses a world-readable one).
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines))
+
+
+def _toml_string(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)  # a JSON string is a valid TOML basic string
 
 
 def _remove_database(database: Path) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm import deals, staff
-from models.tables import Contact
+from crm import deals, staff, users
+from models.tables import Contact, Manager
 from models.values import DealSource
 from router.directory import Role
 
@@ -96,3 +97,30 @@ async def create_company(
                 status="in_progress",
             )
     return ids
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    """A web user the demo created: the log-in, its (demo-only) password, who and what role."""
+
+    login: str
+    password: str
+    name: str
+    role: str
+
+
+PASSWORD_LETTERS = "abcdefghjkmnpqrstuvwxyz23456789"  # nothing to misread (no l/1, o/0)
+
+
+async def create_users(session: AsyncSession, rng: random.Random) -> list[DemoLogin]:
+    """A web account for every person of the staff (the owner, the head of sales, each
+    manager): the log-in is the extension, the password random — printed by the demo, which
+    is the only place a password is ever shown."""
+    logins = []
+    managers = (await session.scalars(select(Manager).order_by(Manager.id))).all()
+    for manager in managers:
+        login = users.login_for_manager(manager)
+        password = "".join(rng.choice(PASSWORD_LETTERS) for _ in range(10))
+        await users.add_user(session, login, password=password, manager=manager)
+        logins.append(DemoLogin(login, password, manager.name, manager.role))
+    return logins

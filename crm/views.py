@@ -11,10 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm.notes import NoteLine, deal_notes
 from models.errors import NotFound
 from models.tables import Call, Contact, Deal, DealStatusChange, Manager, Task
 from models.values import TaskPurpose, TaskStatus
@@ -52,6 +54,11 @@ class TaskLine:
     close_reason: str | None
     # A call-back's short answered calls so far (ids): attempts, not yet a conversation.
     attempts: tuple[int, ...] = ()
+    # For the deal card's history and the web's buttons (issue #16).
+    created_at: datetime | None = None
+    closed_at: datetime | None = None
+    responsible_id: int | None = None
+    purpose: str = "general"
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,31 @@ class DealCard:
     history: tuple[StatusEntry, ...]
     tasks: tuple[TaskLine, ...]
     calls: tuple[CallLine, ...]  # the deal's and its contact's, oldest first
+    notes: tuple[NoteLine, ...] = ()  # oldest first; "reschedule" notes carry a task's reason
+    responsible_id: int | None = None
+
+    def timeline(self) -> tuple[HistoryItem, ...]:
+        """The deal's whole history, oldest first: status changes and assignments, calls,
+        tasks set and closed, notes."""
+        items = [HistoryItem(h.at, h.kind, h) for h in self.history]
+        items += [HistoryItem(c.started_at, "call", c) for c in self.calls]
+        for t in self.tasks:
+            if t.created_at is not None:
+                items.append(HistoryItem(t.created_at, "task", t))
+            if t.closed_at is not None:
+                items.append(HistoryItem(t.closed_at, "task_closed", t))
+        items += [HistoryItem(n.at, n.kind, n) for n in self.notes]
+        return tuple(sorted(items, key=lambda i: i.at))
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    """One line of a deal's history. `kind`: "status" | "assigned" (a StatusEntry), "call"
+    (a CallLine), "task" | "task_closed" (a TaskLine), "note" | "reschedule" (a NoteLine)."""
+
+    at: datetime
+    kind: str
+    item: StatusEntry | CallLine | TaskLine | NoteLine
 
 
 @dataclass(frozen=True)
@@ -140,22 +172,55 @@ async def deal_card(
     With `recordings_dir`, each call says whether its recording file is missing on disk;
     answered calls shorter than `min_talk` seconds are listed as attempts on the misses and
     call-backs they followed."""
-    deal = await session.get(Deal, deal_id)
+    # Rows of columns, not ORM objects, and the deal with its contact in one statement: a card is
+    # asked for on every click, and each statement and loaded object costs the one event loop.
+    deal = (
+        await session.execute(
+            select(
+                Deal.id,
+                Deal.title,
+                Deal.status,
+                Deal.source,
+                Deal.responsible_manager_id,
+                Deal.created_at,
+                Contact.id.label("contact_id"),
+                Contact.phone.label("contact_phone"),
+                Contact.name.label("contact_name"),
+            )
+            .join(Contact, Contact.id == Deal.contact_id)
+            .where(Deal.id == deal_id)
+        )
+    ).first()
     if deal is None:
         raise NotFound(f"no deal #{deal_id}")
-    contact = await session.get(Contact, deal.contact_id)
-    assert contact is not None  # a foreign key, cascading on delete
+    contact = CardContact(deal.contact_id, deal.contact_phone, deal.contact_name)
     names = await _manager_names(session)
-    history = await session.scalars(
-        select(DealStatusChange)
-        .where(DealStatusChange.deal_id == deal.id)
-        .order_by(DealStatusChange.id)
+    history = (
+        await session.execute(
+            select(
+                DealStatusChange.changed_at,
+                DealStatusChange.from_status,
+                DealStatusChange.to_status,
+                DealStatusChange.changed_by,
+                DealStatusChange.kind,
+                DealStatusChange.from_manager_id,
+                DealStatusChange.to_manager_id,
+            )
+            .where(DealStatusChange.deal_id == deal.id)
+            .order_by(DealStatusChange.id)
+        )
+    ).all()
+    tasks = await session.execute(
+        select(*_TASK_COLUMNS).where(Task.deal_id == deal.id).order_by(Task.id)
     )
-    tasks = await session.scalars(select(Task).where(Task.deal_id == deal.id).order_by(Task.id))
-    calls = await session.scalars(
-        select(Call)
-        .where((Call.deal_id == deal.id) | (Call.contact_id == contact.id))
-        .order_by(Call.started_at)
+    # Two index look-ups, not an OR the planner may answer by scanning every call in time order.
+    mine = (
+        select(Call.id)
+        .where(Call.deal_id == deal.id)
+        .union_all(select(Call.id).where(Call.contact_id == contact.id))
+    )
+    calls = await session.execute(
+        select(*_CALL_COLUMNS).where(Call.id.in_(mine)).order_by(Call.started_at, Call.id)
     )
     task_lines, call_lines = _tasks_and_calls(
         tasks.all(), calls.all(), names, recordings_dir, min_talk
@@ -167,7 +232,7 @@ async def deal_card(
         source=deal.source,
         responsible=_name(names, deal.responsible_manager_id),
         created_at=deal.created_at,
-        contact=CardContact(contact.id, contact.phone, contact.name),
+        contact=contact,
         history=tuple(
             StatusEntry(
                 h.changed_at,
@@ -182,7 +247,43 @@ async def deal_card(
         ),
         tasks=task_lines,
         calls=call_lines,
+        notes=await deal_notes(session, deal.id),
+        responsible_id=deal.responsible_manager_id,
     )
+
+
+# The columns the card's task and call lines read (rows of these behave like the ORM objects
+# for `_tasks_and_calls`).
+_TASK_COLUMNS = (
+    Task.id,
+    Task.type,
+    Task.status,
+    Task.due_at,
+    Task.responsible_manager_id,
+    Task.comment,
+    Task.close_reason,
+    Task.created_at,
+    Task.closed_at,
+    Task.purpose,
+    Task.contact_id,
+    Task.closed_by_call_id,
+)
+_CALL_COLUMNS = (
+    Call.id,
+    Call.started_at,
+    Call.direction,
+    Call.disposition,
+    Call.answered_by_manager_id,
+    Call.manager_id,
+    Call.ring_seconds,
+    Call.talk_seconds,
+    Call.recording_file,
+    Call.missed,
+    Call.recovered_by_call_id,
+    Call.recovered_at,
+    Call.contact_id,
+    Call.answered_at,
+)
 
 
 async def call_card(session: AsyncSession, call_id: int) -> CallCard:
@@ -229,7 +330,8 @@ async def call_card(session: AsyncSession, call_id: int) -> CallCard:
     )
 
 
-def _task_line(task: Task, names: dict[int, str]) -> TaskLine:
+def _task_line(task: Any, names: dict[int, str]) -> TaskLine:
+    """`task`: a Task or a row of _TASK_COLUMNS."""
     return TaskLine(
         id=task.id,
         type=task.type,
@@ -238,10 +340,15 @@ def _task_line(task: Task, names: dict[int, str]) -> TaskLine:
         responsible=_name(names, task.responsible_manager_id),
         comment=task.comment,
         close_reason=task.close_reason,
+        created_at=task.created_at,
+        closed_at=task.closed_at,
+        responsible_id=task.responsible_manager_id,
+        purpose=task.purpose,
     )
 
 
-def _call_line(call: Call, names: dict[int, str]) -> CallLine:
+def _call_line(call: Any, names: dict[int, str]) -> CallLine:
+    """`call`: a Call or a row of _CALL_COLUMNS."""
     return CallLine(
         id=call.id,
         started_at=call.started_at,
@@ -348,8 +455,8 @@ def recording_missing(recording: str | None, recordings_dir: Path | None) -> boo
 
 
 def _tasks_and_calls(
-    tasks: Sequence[Task],
-    calls: Sequence[Call],
+    tasks: Sequence[Any],
+    calls: Sequence[Any],
     names: dict[int, str],
     recordings_dir: Path | None,
     min_talk: float,
@@ -387,7 +494,7 @@ def _tasks_and_calls(
     return tuple(task_lines), call_lines
 
 
-def _attempts_after(missed: Call, calls: Sequence[Call], min_talk: float) -> tuple[int, ...]:
+def _attempts_after(missed: Any, calls: Sequence[Any], min_talk: float) -> tuple[int, ...]:
     """Answered calls with the same contact shorter than `min_talk`, after `missed` and before
     it was recovered."""
     return tuple(

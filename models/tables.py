@@ -398,3 +398,76 @@ class OutboxEvent(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+# The web application (issue #16): people who log in, their sessions, log-in throttling, and the
+# notes written on a deal card.
+
+WEB_ROLES = ("manager", "head_of_sales", "owner", "admin")
+NOTE_KINDS = ("note", "reschedule")
+
+
+class User(Base):
+    """A person who logs in to the web application; a manager's account names their row."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(check_in("role", WEB_ROLES), name="role"),
+        CheckConstraint("length(trim(login)) > 0", name="login"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(String(80), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(20))
+    manager_id: Mapped[int | None] = mapped_column(
+        ForeignKey("managers.id", ondelete="SET NULL"), unique=True
+    )
+    locale: Mapped[str | None] = mapped_column(String(10))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class WebSession(Base):
+    """A logged-in browser: the id is the SHA-256 of the cookie's token (a stolen table logs
+    nobody in)."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    csrf_secret: Mapped[str] = mapped_column(String(64))
+
+
+class LoginAttempt(Base):
+    """A failed log-in, by key ("login:<name>" or "ip:<address>"), for throttling across nodes."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (Index("ix_login_attempts_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class DealNote(Base):
+    """A note on a deal card, or the reason a task was rescheduled."""
+
+    __tablename__ = "deal_notes"
+    __table_args__ = (
+        CheckConstraint(check_in("kind", NOTE_KINDS), name="kind"),
+        CheckConstraint("length(trim(text)) > 0", name="text"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    deal_id: Mapped[int] = mapped_column(ForeignKey("deals.id", ondelete="CASCADE"), index=True)
+    author_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    author_manager_id: Mapped[int | None] = mapped_column(
+        ForeignKey("managers.id", ondelete="SET NULL")
+    )
+    kind: Mapped[str] = mapped_column(String(20), default="note")
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

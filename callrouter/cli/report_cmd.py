@@ -16,7 +16,15 @@ from crm import callbacks
 from models.db import Database
 from models.errors import InputError
 
-from .common import AppContext, emit_rows, json_option, parse_day, pass_app, run
+from .common import (
+    AppContext,
+    check_output_path,
+    emit_rows,
+    json_option,
+    parse_day,
+    pass_app,
+    run,
+)
 
 
 def _as_of(app: AppContext, text: str | None) -> datetime:
@@ -31,7 +39,9 @@ def _as_of(app: AppContext, text: str | None) -> datetime:
 
 
 def _day(app: AppContext, text: str | None, now: datetime) -> date:
-    return parse_day(text) if text else now.astimezone(app.tz).date()
+    # today / yesterday: the company's calendar days now (the timer sends `--date yesterday`).
+    today = app.now().astimezone(app.tz).date()
+    return parse_day(text, today) if text else now.astimezone(app.tz).date()
 
 
 def _daily(app: AppContext, day_text: str | None, as_of_text: str | None) -> DailyReport:
@@ -44,7 +54,12 @@ def _daily(app: AppContext, day_text: str | None, as_of_text: str | None) -> Dai
     return run(work, app)
 
 
-_DATE = click.option("--date", "day", default=None, help="Local day YYYY-MM-DD (default: today).")
+_DATE = click.option(
+    "--date",
+    "day",
+    default=None,
+    help="Local day: YYYY-MM-DD, today or yesterday (default: today).",
+)
 _AS_OF = click.option(
     "--as-of",
     default=None,
@@ -57,9 +72,18 @@ def report_group() -> None:
     """The owner's daily report."""
 
 
+_LANG = click.option(
+    "--lang",
+    type=click.Choice(["ru", "en"]),
+    default=None,
+    help="Language of the text, HTML and e-mail (default: report.language in the settings).",
+)
+
+
 @report_group.command("daily")
 @_DATE
 @_AS_OF
+@_LANG
 @click.option(
     "--format",
     "fmt",
@@ -72,17 +96,25 @@ def report_group() -> None:
 )
 @pass_app
 def report_daily(
-    app: AppContext, day: str | None, as_of: str | None, fmt: str | None, output: str | None
+    app: AppContext,
+    day: str | None,
+    as_of: str | None,
+    lang: str | None,
+    fmt: str | None,
+    output: str | None,
 ) -> None:
     """Print the day: headline figures, departments, managers, alerts, unrecovered numbers."""
+    if output:
+        check_output_path(output, "report")
     report = _daily(app, day, as_of)
     chosen = fmt or ("json" if app.json_output else "text")
-    renderers = {
-        "text": render_text.render_daily,
-        "json": render_json.render,
-        "html": render_html.render_daily,
-    }
-    text = renderers[chosen](report)
+    language = lang or app.settings.report.language
+    if chosen == "json":
+        text = render_json.render(report)  # keys and values are for scripts: one language
+    elif chosen == "html":
+        text = render_html.render_daily(report, language)
+    else:
+        text = render_text.render_daily(report, language)
     if output:
         with open(output, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -94,17 +126,29 @@ def report_daily(
 @report_group.command("send")
 @_DATE
 @_AS_OF
+@_LANG
 @click.option(
     "--to", "recipients", multiple=True, help="Recipient (repeat); default: smtp.recipients."
 )
 @pass_app
 def report_send(
-    app: AppContext, day: str | None, as_of: str | None, recipients: tuple[str, ...]
+    app: AppContext,
+    day: str | None,
+    as_of: str | None,
+    lang: str | None,
+    recipients: tuple[str, ...],
 ) -> None:
     """E-mail the daily report (text + HTML with charts) over SMTP."""
     report = _daily(app, day, as_of)
     try:
-        sent_to = asyncio.run(send_report(report, app.settings.smtp, list(recipients) or None))
+        sent_to = asyncio.run(
+            send_report(
+                report,
+                app.settings.smtp,
+                list(recipients) or None,
+                lang or app.settings.report.language,
+            )
+        )
     except MailError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"report for {report.day} sent to {', '.join(sent_to)}")
@@ -117,9 +161,17 @@ def report_definitions() -> None:
 
 
 @click.command("stats")
-@click.option("--from", "first", required=True, help="First local day, YYYY-MM-DD.")
+@click.option(
+    "--from", "first", required=True, help="First local day: YYYY-MM-DD, today or yesterday."
+)
 @click.option("--to", "last", default=None, help="Last local day, inclusive (default: --from).")
-@click.option("--by", type=click.Choice(["manager", "department", "day"]), default="manager")
+@click.option(
+    "--by",
+    type=click.Choice(["manager", "department", "day"]),
+    default="manager",
+    show_default=True,
+    help="One row per manager, department or day.",
+)
 @_AS_OF
 @json_option
 @pass_app
@@ -127,8 +179,9 @@ def stats_command(
     app: AppContext, first: str, last: str | None, by: str, as_of: str | None
 ) -> None:
     """The report's figures for any period, per manager, department or day."""
-    start = parse_day(first)
-    end = parse_day(last) if last else start
+    today = app.now().astimezone(app.tz).date()
+    start = parse_day(first, today)
+    end = parse_day(last, today) if last else start
     if end < start:
         raise InputError(f"--to {end} is before --from {start}")
     if (end - start).days > 366 and by == "day":

@@ -10,6 +10,7 @@ import math
 from collections.abc import Sequence
 from html import escape
 
+from .i18n import translator
 from .model import GroupRow, HourPoint, TrendPoint
 
 COLOURS = {"answered": "#2e7d32", "missed": "#c62828", "made": "#1565c0", "minutes": "#ef6c00"}
@@ -63,8 +64,9 @@ def _y_axis(
     return parts
 
 
-def hourly_calls(points: Sequence[HourPoint]) -> str:
+def hourly_calls(points: Sequence[HourPoint], lang: str | None = None) -> str:
     """Stacked bars per local hour: inbound answered, missed, calls made."""
+    _ = translator(lang)
     width, height, left, top, bottom = 720, 240, 40, 30, 30
     plot_h = height - top - bottom
     top_value = nice_ceiling(
@@ -94,26 +96,27 @@ def hourly_calls(points: Sequence[HourPoint]) -> str:
         left,
         16,
         [
-            ("answered", COLOURS["answered"]),
-            ("missed", COLOURS["missed"]),
-            ("made", COLOURS["made"]),
+            (_("answered"), COLOURS["answered"]),
+            (_("missed"), COLOURS["missed"]),
+            (_("made"), COLOURS["made"]),
         ],
     )
-    return _svg(width, height, "Calls per hour", body)
+    return _svg(width, height, _("Calls per hour"), body)
 
 
-def manager_activity(rows: Sequence[GroupRow]) -> str:
+def manager_activity(rows: Sequence[GroupRow], lang: str | None = None) -> str:
     """Two bars per manager: calls (made + received) and minutes on the line."""
+    _ = translator(lang)
     bar, gap, left, top = 9, 8, 150, 26
     width = 720
     height = top + len(rows) * (2 * bar + gap) + 10
     span = width - left - 60
     most_calls = max((r.calls.calls for r in rows), default=0) or 1
     most_minutes = max((r.calls.talk_minutes for r in rows), default=0) or 1
-    body = _legend(left, 16, [("calls", COLOURS["made"]), ("minutes", COLOURS["minutes"])])
+    body = _legend(left, 16, [(_("calls"), COLOURS["made"]), (_("minutes"), COLOURS["minutes"])])
     y = top
     for r in rows:
-        name = r.label if r.active else f"{r.label} (left)"
+        name = r.label if r.active else _("%(name)s (left)") % {"name": r.label}
         body.append(_text(left - 6, y + bar + 3, name, "end"))
         for value, most, colour, shown in (
             (r.calls.calls, most_calls, COLOURS["made"], f"{r.calls.calls}"),
@@ -126,11 +129,12 @@ def manager_activity(rows: Sequence[GroupRow]) -> str:
             body.append(_text(left + w + 4, y + bar - 1, shown, "start"))
             y += bar
         y += gap
-    return _svg(width, height, "Calls and minutes per manager", body)
+    return _svg(width, height, _("Calls and minutes per manager"), body)
 
 
-def lcr_trend(points: Sequence[TrendPoint], short_seconds: float) -> str:
+def lcr_trend(points: Sequence[TrendPoint], short_seconds: float, lang: str | None = None) -> str:
     """LCR per day, all misses and without short abandons; days without calls leave a gap."""
+    _ = translator(lang)
     width, height, left, top, bottom = 720, 240, 44, 30, 30
     plot_h = height - top - bottom
     rates = [r for p in points for r in (p.lcr, p.lcr_without_short) if r is not None]
@@ -139,9 +143,9 @@ def lcr_trend(points: Sequence[TrendPoint], short_seconds: float) -> str:
     step = (width - left - 10) / max(len(points) - 1, 1)
     body = _y_axis(left, top, plot_h, width - 10, top_value, "%")
     series = (
-        ("all misses", COLOURS["missed"], [p.lcr for p in points]),
+        (_("all misses"), COLOURS["missed"], [p.lcr for p in points]),
         (
-            f"without short abandons (<{short_seconds:g} s)",
+            _("without short abandons (<%(short)s s)") % {"short": f"{short_seconds:g}"},
             COLOURS["made"],
             [p.lcr_without_short for p in points],
         ),
@@ -163,4 +167,4 @@ def lcr_trend(points: Sequence[TrendPoint], short_seconds: float) -> str:
         if (len(points) - 1 - i) % 7 == 0:
             body.append(_text(left + i * step, height - bottom + 14, p.day.strftime("%d.%m")))
     body += _legend(left, 16, [(name, colour) for name, colour, _ in series])
-    return _svg(width, height, "Lost Call Rate, last days", body)
+    return _svg(width, height, _("Lost Call Rate, last days"), body)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -51,10 +52,17 @@ def label(row: GroupRow) -> str:
     return row.label if row.active else f"{row.label} (left)"
 
 
-def lcr_line(inbound: InboundFigures, short_seconds: float) -> str:
-    return (
-        f"{percent(inbound.lcr)} all · {percent(inbound.lcr_without_short)} without short "
-        f"abandons (<{short_seconds:g} s) · {percent(inbound.lcr_working_hours)} in working hours"
-        f" · {percent(inbound.lcr_per_caller)} per caller ({inbound.callers_lost} of "
-        f"{inbound.callers} callers could not get through)"
-    )
+def lcr_line(inbound: InboundFigures, short_seconds: float, _: Callable[[str], str] = str) -> str:
+    return _(
+        "%(all)s all · %(without)s without short abandons (<%(short)s s) · %(hours)s in "
+        "working hours · %(caller)s per caller (%(lost)s of %(callers)s callers could not get "
+        "through)"
+    ) % {
+        "all": percent(inbound.lcr),
+        "without": percent(inbound.lcr_without_short),
+        "short": f"{short_seconds:g}",
+        "hours": percent(inbound.lcr_working_hours),
+        "caller": percent(inbound.lcr_per_caller),
+        "lost": inbound.callers_lost,
+        "callers": inbound.callers,
+    }

@@ -23,16 +23,19 @@ class MailError(Exception):
     """The report could not be sent; the message says why (never the password)."""
 
 
-def build_message(report: DailyReport, sender: str, recipients: list[str]) -> EmailMessage:
-    """A multipart/alternative message: the text report, and the HTML one with its charts."""
+def build_message(
+    report: DailyReport, sender: str, recipients: list[str], lang: str | None = None
+) -> EmailMessage:
+    """A multipart/alternative message: the text report, and the HTML one with its charts,
+    in `lang` (default English)."""
     message = EmailMessage()
-    message["Subject"] = title(report)
+    message["Subject"] = title(report, lang)
     message["From"] = sender
     message["To"] = ", ".join(recipients)
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "localhost")
-    message.set_content(render_text(report))
-    message.add_alternative(render_html(report), subtype="html")
+    message.set_content(render_text(report, lang))
+    message.add_alternative(render_html(report, lang), subtype="html")
     return message
 
 
@@ -59,10 +62,13 @@ def deliver(message: EmailMessage, settings: SmtpSettings, recipients: list[str]
 
 
 async def send_report(
-    report: DailyReport, settings: SmtpSettings, recipients: list[str] | None = None
+    report: DailyReport,
+    settings: SmtpSettings,
+    recipients: list[str] | None = None,
+    lang: str | None = None,
 ) -> list[str]:
-    """E-mail the report; returns the recipients it was sent to."""
+    """E-mail the report (in `lang`, default English); returns the recipients it was sent to."""
     to = list(recipients or settings.recipients)
-    message = build_message(report, settings.sender, to)
+    message = build_message(report, settings.sender, to, lang)
     await asyncio.to_thread(deliver, message, settings, to)
     return to

@@ -5,22 +5,29 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from . import formatting as f
+from .i18n import Translate, mark, translator
 from .model import DailyReport, Escalation, GroupRow, StatsTable, Unrecovered
 
 Table = tuple[list[str], list[list[str]]]
+_ = mark  # the headers are translated when a table is built, in the report's language
+ENGLISH = translator(None)
 
 ACTIVITY_HEADER = [
     "",
-    "calls",
-    "made",
-    "made ans.",
-    "received",
-    "minutes",
-    "min in",
-    "min out",
-    "avg",
-    "longest",
+    _("calls"),
+    _("made"),
+    _("made ans."),
+    _("received"),
+    _("minutes"),
+    _("min in"),
+    _("min out"),
+    _("avg"),
+    _("longest"),
 ]
+
+
+def _header(names: list[str], tr: Translate) -> list[str]:
+    return [tr(name) for name in names]
 
 
 def _activity(row: GroupRow) -> list[str]:
@@ -51,12 +58,12 @@ def _tasks(row: GroupRow) -> list[str]:
     return [str(t.open), str(t.overdue), str(t.done_on_time), str(t.done_late)]
 
 
-RUNG_HEADER = ["rung", "not picked up", "of which missed"]
-TASK_HEADER = ["tasks open", "overdue", "done on time", "done late"]
+RUNG_HEADER = [_("rung"), _("not picked up"), _("of which missed")]
+TASK_HEADER = [_("tasks open"), _("overdue"), _("done on time"), _("done late")]
 
 
-def managers(rows: list[GroupRow]) -> Table:
-    header = ACTIVITY_HEADER + ["answer p50"] + RUNG_HEADER + TASK_HEADER
+def managers(rows: list[GroupRow], tr: Translate = ENGLISH) -> Table:
+    header = _header(ACTIVITY_HEADER + [_("answer p50")] + RUNG_HEADER + TASK_HEADER, tr)
     body = [
         _activity(r)
         + [f.seconds(r.inbound.answer_p50 if r.inbound else None)]
@@ -67,8 +74,8 @@ def managers(rows: list[GroupRow]) -> Table:
     return header, body
 
 
-def departments(rows: list[GroupRow]) -> Table:
-    header = ACTIVITY_HEADER + RUNG_HEADER + TASK_HEADER
+def departments(rows: list[GroupRow], tr: Translate = ENGLISH) -> Table:
+    header = _header(ACTIVITY_HEADER + RUNG_HEADER + TASK_HEADER, tr)
     return header, [_activity(r) + _rung(r) + _tasks(r) for r in rows]
 
 
@@ -102,8 +109,20 @@ def days(rows: list[GroupRow], short: float) -> Table:
     return header, body
 
 
-def unrecovered(items: list[Unrecovered], tz: ZoneInfo) -> Table:
-    header = ["number", "name", "missed", "first missed", "age", "responsible", "task due", "flags"]
+def unrecovered(items: list[Unrecovered], tz: ZoneInfo, tr: Translate = ENGLISH) -> Table:
+    header = _header(
+        [
+            _("number"),
+            _("name"),
+            _("missed"),
+            _("first missed"),
+            _("age"),
+            _("responsible"),
+            _("task due"),
+            _("flags"),
+        ],
+        tr,
+    )
     body = [
         [
             u.number,
@@ -111,17 +130,29 @@ def unrecovered(items: list[Unrecovered], tz: ZoneInfo) -> Table:
             str(u.missed_calls),
             f.local(u.first_missed_at, tz),
             f.age(u.age_seconds),
-            u.responsible or "nobody",
+            u.responsible or tr(_("nobody")),
             f.local(u.task_due_at, tz),
-            ", ".join(w for w, on in (("overdue", u.overdue), ("escalated", u.escalated)) if on),
+            ", ".join(
+                tr(w) for w, on in ((_("overdue"), u.overdue), (_("escalated"), u.escalated)) if on
+            ),
         ]
         for u in items
     ]
     return header, body
 
 
-def escalations(items: list[Escalation], tz: ZoneInfo) -> Table:
-    header = ["task", "number", "responsible now", "was due", "escalated", "what happened"]
+def escalations(items: list[Escalation], tz: ZoneInfo, tr: Translate = ENGLISH) -> Table:
+    header = _header(
+        [
+            _("task"),
+            _("number"),
+            _("responsible now"),
+            _("was due"),
+            _("escalated"),
+            _("what happened"),
+        ],
+        tr,
+    )
     body = [
         [
             f"#{e.task_id}",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import wave
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -12,9 +13,12 @@ import pytest
 from sqlalchemy import func, select
 
 from callrouter.cli import main
-from callrouter.demo import run_demo
+from callrouter.demo import DemoResult, run_demo
+from callrouter.web.recordings import resolve
+from core.settings import load_settings
+from crm import users
 from models.db import Database
-from models.tables import Call, Task
+from models.tables import Call, Manager, Task
 from tests.crm.test_ownership_properties import broken_rules
 
 ZONE = ZoneInfo("Europe/Moscow")
@@ -70,6 +74,36 @@ async def test_demo_report_agrees_with_the_database(tmp_path: Path) -> None:
     html = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert "<svg" in html and "2026-11-25" in html
     assert "Lost Call Rate" in result.report_text
+    await _recordings_and_logins_work(result, tmp_path)
+
+
+async def _recordings_and_logins_work(result: DemoResult, tmp_path: Path) -> None:
+    """Every answered call has a real WAV exactly its talk time long, inside the recordings
+    folder the demo's settings file names; every person of the staff can log in."""
+    settings = load_settings(result.config_path)
+    assert settings.recordings_dir == result.recordings_dir == tmp_path / "demo-recordings"
+    assert settings.database_url.endswith(str(result.database))
+    assert settings.web.resolved_secret_key()
+    assert result.config_path is not None and result.config_path.stat().st_mode & 0o077 == 0
+    db = Database(settings.database_url)
+    try:
+        async with db.transaction() as s:
+            calls = (await s.scalars(select(Call))).all()
+            answered = [c for c in calls if c.answered_at is not None and c.talk_seconds > 0]
+            assert answered and len(answered) == result.recordings
+            for call in answered:
+                path = resolve(settings.recordings_dir, call.recording_file or "")
+                with wave.open(str(path)) as audio:
+                    assert audio.getnchannels() == 1
+                    assert abs(audio.getnframes() / audio.getframerate() - call.talk_seconds) < 0.01
+            assert all(c.recording_file is None for c in calls if c not in answered)
+            staff = (await s.scalars(select(Manager))).all()
+            assert sorted(login.name for login in result.logins) == sorted(m.name for m in staff)
+            for login in result.logins:
+                assert await users.authenticate(s, login.login, login.password) is not None
+                assert await users.authenticate(s, login.login, login.password + "x") is None
+    finally:
+        await db.dispose()
 
 
 async def test_the_demo_strands_nothing_and_its_overdue_count_is_the_task_list(

@@ -149,8 +149,24 @@ def test_stats_by_day_and_its_errors(cli_msk, db_url: str) -> None:  # type: ign
     assert {r["label"] for r in data["rows"]} >= {"Анна", "Гена", "(no manager)"}
     bad = cli_msk("stats", "--from", "2026-11-20", "--to", "2026-11-19")
     assert bad.code == 2 and "before" in bad.err
-    worse = cli_msk("stats", "--from", "20.11.2026")
+    # dd.mm.yyyy is a date too (issue #17), the same day as 2026-11-20
+    russian = json.loads(cli_msk("stats", "--from", "20.11.2026", "--json", *AS_OF).out)
+    assert russian["total"] == data["total"]
+    worse = cli_msk("stats", "--from", "20/11/2026")
     assert worse.code == 2 and "YYYY-MM-DD" in worse.err
+
+
+def test_the_daily_report_in_the_office_language(cli_msk, db_url: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    setup(db_url, build_day)
+    english = cli_msk("report", "daily", "--date", "2026-11-20", *AS_OF)
+    assert english.out.startswith("Daily report for Friday 2026-11-20")
+    russian = cli_msk("report", "daily", "--date", "2026-11-20", "--lang", "ru", *AS_OF)
+    assert russian.code == 0, russian.err
+    assert "Daily report" not in russian.out and "2026-11-20" in russian.out
+    monkeypatch.setenv("CALLROUTER_REPORT__LANGUAGE", "ru")
+    assert cli_msk("report", "daily", "--date", "2026-11-20", *AS_OF).out == russian.out
+    as_json = cli_msk("report", "daily", "--date", "2026-11-20", "--format", "json", *AS_OF)
+    assert json.loads(as_json.out)["inbound"]["lcr"] == 0.5
 
 
 def test_escalate_reassigns_an_overdue_callback_once_and_the_report_shows_it(

@@ -1,0 +1,1 @@
+"""The pages: one module per section, each exporting `routes` (see callrouter/web/app.py)."""

@@ -1,0 +1,158 @@
+"""Server-side sessions and log-in throttling, kept in the database (so they hold across nodes).
+
+A session is a random 256-bit token held by the browser in a cookie signed with the settings'
+secret key (itsdangerous); the table keeps only the token's SHA-256, the user, when it was made
+and last used, and the session's CSRF secret. A session ends at log-out, after
+`web.session_idle_minutes` unused, and `web.session_max_hours` after log-in in any case.
+Every function takes `now` (the application's clock) so tests move time without sleeping.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from itsdangerous import BadSignature, Signer
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.tables import LoginAttempt, WebSession
+
+# Touching `last_seen_at` at most this often: most requests then write nothing.
+TOUCH_EVERY = timedelta(seconds=60)
+
+
+def token_id(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class CookieSigner:
+    """Signs and checks cookie values with the secret key (a salt per purpose)."""
+
+    def __init__(self, secret_key: str, purpose: str) -> None:
+        self._signer = Signer(secret_key, salt=f"callrouter.web.{purpose}")
+
+    def sign(self, value: str) -> str:
+        return self._signer.sign(value).decode()
+
+    def unsign(self, signed: str | None) -> str | None:
+        if not signed:
+            return None
+        try:
+            return self._signer.unsign(signed).decode()
+        except (BadSignature, UnicodeDecodeError):
+            return None
+
+
+@dataclass(frozen=True)
+class Lifetime:
+    idle: timedelta
+    absolute: timedelta
+
+
+@dataclass(frozen=True)
+class ActiveSession:
+    id: str  # sha256 of the token
+    user_id: int
+    csrf_secret: str
+    created_at: datetime
+    last_seen_at: datetime
+
+
+async def create_session(session: AsyncSession, user_id: int, now: datetime) -> tuple[str, str]:
+    """A new session for the user; returns (token for the cookie, csrf secret)."""
+    token = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(32)
+    session.add(
+        WebSession(
+            id=token_id(token), user_id=user_id, created_at=now, last_seen_at=now, csrf_secret=csrf
+        )
+    )
+    await session.flush()
+    return token, csrf
+
+
+async def find_session(session: AsyncSession, token: str) -> ActiveSession | None:
+    """The stored session of this token, live or not (a read: no lock taken on SQLite)."""
+    row = await session.get(WebSession, token_id(token))
+    if row is None:
+        return None
+    return ActiveSession(row.id, row.user_id, row.csrf_secret, row.created_at, row.last_seen_at)
+
+
+def is_expired(found: ActiveSession, now: datetime, lifetime: Lifetime) -> bool:
+    return now - found.last_seen_at > lifetime.idle or now - found.created_at > lifetime.absolute
+
+
+def needs_touch(found: ActiveSession, now: datetime) -> bool:
+    return now - found.last_seen_at >= TOUCH_EVERY
+
+
+async def touch_session(session: AsyncSession, session_id: str, now: datetime) -> None:
+    await session.execute(
+        update(WebSession).where(WebSession.id == session_id).values(last_seen_at=now)
+    )
+
+
+async def delete_session_id(session: AsyncSession, session_id: str) -> None:
+    await session.execute(delete(WebSession).where(WebSession.id == session_id))
+
+
+async def delete_session(session: AsyncSession, token: str) -> None:
+    await session.execute(delete(WebSession).where(WebSession.id == token_id(token)))
+
+
+async def delete_user_sessions(session: AsyncSession, user_id: int) -> int:
+    result = await session.execute(delete(WebSession).where(WebSession.user_id == user_id))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def purge_expired(session: AsyncSession, now: datetime, lifetime: Lifetime) -> None:
+    await session.execute(
+        delete(WebSession).where(
+            (WebSession.last_seen_at < now - lifetime.idle)
+            | (WebSession.created_at < now - lifetime.absolute)
+        )
+    )
+
+
+# --- log-in throttling ----------------------------------------------------------------------
+
+
+def login_key(login: str) -> str:
+    return "login:" + login.strip().lower()[:150]
+
+
+def ip_key(address: str | None) -> str:
+    return "ip:" + (address or "unknown")[:150]
+
+
+async def failures(session: AsyncSession, key: str, since: datetime) -> int:
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(LoginAttempt)
+            .where(LoginAttempt.key == key, LoginAttempt.at >= since)
+        )
+        or 0
+    )
+
+
+async def oldest_failure(session: AsyncSession, key: str, since: datetime) -> datetime | None:
+    return await session.scalar(
+        select(func.min(LoginAttempt.at)).where(LoginAttempt.key == key, LoginAttempt.at >= since)
+    )
+
+
+async def record_failure(
+    session: AsyncSession, keys: list[str], now: datetime, window: timedelta
+) -> None:
+    await session.execute(delete(LoginAttempt).where(LoginAttempt.at < now - window))
+    session.add_all(LoginAttempt(key=key, at=now) for key in keys)
+    await session.flush()
+
+
+async def clear_failures(session: AsyncSession, key: str) -> None:
+    await session.execute(delete(LoginAttempt).where(LoginAttempt.key == key))
