@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.phones import PhoneNumberError, normalize_phone
 from crm.ownership import Moved, assign_client, check_assignable
-from crm.staff import get_manager
 from models.errors import Duplicate, InputError, NotFound
 from models.tables import Contact, Manager
 
@@ -89,55 +85,29 @@ async def assign_responsible(
 
 
 async def list_contacts(
-    session: AsyncSession, *, manager: Manager | None = None, limit: int = 200
+    session: AsyncSession, *, manager: Manager | None = None, limit: int | None = 200
 ) -> Sequence[Contact]:
+    """Contacts in id order; `limit` None: all of them."""
     query = select(Contact).order_by(Contact.id).limit(limit)
     if manager is not None:
         query = query.where(Contact.responsible_manager_id == manager.id)
     return (await session.scalars(query)).all()
 
 
-@dataclass
-class ImportReport:
-    added: int = 0
-    rejected: list[tuple[int, str]] = field(default_factory=list)  # (line number, reason)
+# `contacts import` (batched, with an update mode): crm/contact_import.py.
 
 
-async def import_csv(
-    session: AsyncSession, text: str, *, region: str, technology: str = "PJSIP"
-) -> ImportReport:
-    """Add every valid row of a CSV with columns phone[, name][, responsible]; report the rest.
+async def count_contacts(session: AsyncSession, *, manager: Manager | None = None) -> int:
+    query = select(func.count()).select_from(Contact)
+    if manager is not None:
+        query = query.where(Contact.responsible_manager_id == manager.id)
+    return int(await session.scalar(query) or 0)
 
-    Rows are checked against each other too: the second row with the same number is rejected.
-    """
-    report = ImportReport()
-    reader = csv.DictReader(io.StringIO(text))
-    columns = {c.strip().lower() for c in (reader.fieldnames or [])}
-    if "phone" not in columns:
-        raise InputError("the CSV needs a header row with a 'phone' column")
-    seen: set[str] = set()
-    for row in reader:
-        row = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}
-        line = reader.line_num
-        try:
-            e164 = phone_or_error(row.get("phone", ""), region)
-            if e164 in seen or await find_by_phone(session, e164):
-                raise Duplicate(f"contact {e164} already exists")
-            responsible = None
-            if row.get("responsible"):
-                responsible = await get_manager(session, row["responsible"], technology)
-                check_assignable(responsible, "clients")
-        except InputError as exc:
-            report.rejected.append((line, str(exc)))
-            continue
-        seen.add(e164)
-        session.add(
-            Contact(
-                phone=e164,
-                name=row.get("name") or None,
-                responsible_manager_id=responsible.id if responsible else None,
-            )
-        )
-        report.added += 1
+
+async def rename_contact(session: AsyncSession, contact: Contact, name: str) -> None:
+    """Give the contact a new name (one line, within the column's length)."""
+    value = name.strip()
+    if not value:
+        raise InputError("a new name is needed (it cannot be empty)")
+    contact.name = value  # checked by models.limits on the way in
     await session.flush()
-    return report

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
+from crm.notes import add_note, check_note
 from crm.ownership import check_assignable
 from models.errors import InputError, MissingField, NotFound
 from models.tables import Deal, Manager, Task
@@ -100,19 +103,87 @@ async def list_tasks(
     overdue_at: datetime | None = None,
     status: TaskStatus | None = TaskStatus.OPEN,
     deal: Deal | None = None,
-    limit: int = 500,
+    limit: int | None = 500,
 ) -> Sequence[Task]:
-    """Tasks, soonest deadline first; `overdue_at` keeps open tasks due before that moment."""
+    """Tasks, soonest deadline first; `overdue_at` keeps open tasks due before that moment;
+    `limit` None: all of them."""
     query = select(Task).order_by(Task.due_at, Task.id).limit(limit)
-    if manager is not None:
-        query = query.where(Task.responsible_manager_id == manager.id)
-    if status is not None:
-        query = query.where(Task.status == status.value)
-    if overdue_at is not None:
-        query = query.where(Task.status == TaskStatus.OPEN.value, Task.due_at < overdue_at)
-    if deal is not None:
-        query = query.where(Task.deal_id == deal.id)
+    query = query.where(*_task_filters(manager, overdue_at, status, deal))
     return (await session.scalars(query)).all()
+
+
+async def count_tasks(
+    session: AsyncSession,
+    *,
+    manager: Manager | None = None,
+    overdue_at: datetime | None = None,
+    status: TaskStatus | None = TaskStatus.OPEN,
+    deal: Deal | None = None,
+) -> int:
+    """How many tasks `list_tasks` would give without a limit."""
+    query = select(func.count()).select_from(Task)
+    query = query.where(*_task_filters(manager, overdue_at, status, deal))
+    return int(await session.scalar(query) or 0)
+
+
+def _task_filters(
+    manager: Manager | None,
+    overdue_at: datetime | None,
+    status: TaskStatus | None,
+    deal: Deal | None,
+) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if manager is not None:
+        conditions.append(Task.responsible_manager_id == manager.id)
+    if status is not None:
+        conditions.append(Task.status == status.value)
+    if overdue_at is not None:
+        conditions += [Task.status == TaskStatus.OPEN.value, Task.due_at < overdue_at]
+    if deal is not None:
+        conditions.append(Task.deal_id == deal.id)
+    return conditions
+
+
+def _open(task: Task) -> Task:
+    if task.status != TaskStatus.OPEN.value:
+        raise InputError(f"task #{task.id} is already {task.status}; only an open task changes")
+    return task
+
+
+async def edit_task(
+    session: AsyncSession,
+    task: Task,
+    *,
+    comment: str | None = None,
+    task_type: TaskType | str | None = None,
+) -> list[str]:
+    """Change an open task's comment and/or type; the names of the fields changed."""
+    _open(task)
+    changed: list[str] = []
+    if comment is not None:
+        if not comment.strip():
+            raise MissingField("comment")
+        if comment.strip() != task.comment:
+            task.comment = comment.strip()
+            changed.append("comment")
+    if task_type is not None:
+        kind = task_type if isinstance(task_type, TaskType) else parse_task_type(task_type)
+        if kind.value != task.type:
+            task.type = kind.value
+            changed.append("type")
+    await session.flush()
+    return changed
+
+
+async def reassign_task(session: AsyncSession, task: Task, manager: Manager) -> bool:
+    """Give an open task to another (active) manager; False when they already hold it."""
+    _open(task)
+    check_assignable(manager, "tasks")
+    if task.responsible_manager_id == manager.id:
+        return False
+    task.responsible_manager_id = manager.id
+    await session.flush()
+    return True
 
 
 async def close_task(
@@ -131,3 +202,42 @@ async def close_task(
     task.close_reason = reason
     task.closed_by_call_id = call_id
     await session.flush()
+
+
+async def reschedule_task(
+    session: AsyncSession,
+    task: Task,
+    *,
+    due_at: datetime | None,
+    reason: str | None,
+    now: datetime,
+    tz: ZoneInfo,
+    author_user_id: int | None = None,
+    author_manager_id: int | None = None,
+) -> None:
+    """Move an open task's deadline; the reason is kept as a 'reschedule' note on its deal
+    ("#12 2026-12-01 10:00 → 2026-12-02 15:00: <reason>", times in `tz`)."""
+    if task.status != TaskStatus.OPEN.value:
+        raise InputError(f"task #{task.id} is already {task.status}")
+    if due_at is None:
+        raise MissingField("new deadline", "rescheduled task")
+    reason = (reason or "").strip()
+    if not reason:
+        raise MissingField("reason", "rescheduled task")
+    check_note(reason)
+    check_deadline(due_at, now)
+    old = task.due_at
+
+    def local(at: datetime) -> str:
+        return at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+    task.due_at = due_at
+    await add_note(
+        session,
+        task.deal_id,
+        f"#{task.id} {local(old)} → {local(due_at)}: {reason}",
+        now=now,
+        kind="reschedule",
+        author_user_id=author_user_id,
+        author_manager_id=author_manager_id,
+    )

@@ -9,6 +9,7 @@ password itself is never stored, printed or logged.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -32,9 +33,14 @@ MAX_PASSWORD_LENGTH = 1024
 _LOGIN = re.compile(r"^[a-z0-9][a-z0-9._@-]{0,79}$")
 
 _hasher = PasswordHasher()
-# Verified against when the log-in does not exist, so an unknown log-in takes as long as a
-# wrong password (no timing oracle for which log-ins exist).
-_DUMMY_HASH = _hasher.hash("callrouter: no such user")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the log-in does not exist, so an unknown log-in takes as long as
+    a wrong password (no timing oracle for which log-ins exist). Made on first use: hashing
+    costs tens of milliseconds, which every CLI command importing this module would pay."""
+    return _hasher.hash("callrouter: no such user")
 
 
 @dataclass(frozen=True)
@@ -218,7 +224,7 @@ async def list_users(session: AsyncSession) -> Sequence[tuple[User, Manager | No
 
 def _verify(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and bool(password_hash)
+        return _hasher.verify(password_hash or _dummy_hash(), password) and bool(password_hash)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

@@ -17,6 +17,7 @@ from models.directory import load_directory
 from models.errors import InputError
 
 from .common import AppContext, pass_app, run
+from .limits import progress_bar
 
 
 @click.command("backfill")
@@ -30,8 +31,11 @@ from .common import AppContext, pass_app, run
 @click.option(
     "--system", default=None, help="The Asterisk system it came from (default: settings)."
 )
+@click.option(
+    "--progress", is_flag=True, help="Show a progress bar on stderr (shown anyway on a terminal)."
+)
 @pass_app
-def backfill(app: AppContext, source: Path, system: str | None) -> None:
+def backfill(app: AppContext, source: Path, system: str | None, progress: bool) -> None:
     """Record every call in Master.csv that is not recorded yet (safe to run again)."""
     try:
         text = source.read_text(encoding="utf-8", errors="replace")
@@ -59,8 +63,11 @@ def backfill(app: AppContext, source: Path, system: str | None) -> None:
             db, settings.leads, sales_department_id=settings.routing.sales_department_id
         )
         added = 0
-        for call in calls:
-            added += (await sink.store(call)).created
+        with progress_bar(len(calls), progress, "recording calls") as bar:
+            for call in calls:
+                added += (await sink.store(call)).created
+                if bar is not None:
+                    bar.update(1)
         return calls, added
 
     calls, added = run(work, app)

@@ -7,7 +7,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import click
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core.phones import try_normalize_phone
 from crm import views
@@ -17,6 +17,7 @@ from models.errors import InputError
 from models.tables import Call
 
 from .common import AppContext, emit_object, emit_rows, json_option, local_time, pass_app, run
+from .limits import limit_options, note_shown
 
 
 @click.group("calls")
@@ -27,25 +28,27 @@ def calls_group() -> None:
 @calls_group.command("list")
 @click.option("--number", default=None, help="Only calls with this external number.")
 @click.option("--missed", is_flag=True, help="Only missed inbound calls.")
-@click.option("--limit", default=50, show_default=True)
+@limit_options(50)
 @json_option
 @pass_app
-def call_list(app: AppContext, number: str | None, missed: bool, limit: int) -> None:
+def call_list(app: AppContext, number: str | None, missed: bool, limit: int | None) -> None:
+    """Calls, newest first."""
     e164 = None
     if number:
         e164 = try_normalize_phone(number, app.settings.default_region)
         if e164 is None:
             raise InputError(f"invalid phone number {number!r}")
 
-    async def work(db: Database) -> list[dict]:
+    async def work(db: Database) -> tuple[list[dict], int]:
         async with db.reader() as s:
             names = {m.id: m.name for m in await list_managers(s)}
-            query = select(Call).order_by(Call.started_at.desc()).limit(limit)
+            conditions = []
             if e164:
-                query = query.where(Call.external_number == e164)
+                conditions.append(Call.external_number == e164)
             if missed:
-                query = query.where(Call.missed.is_(True))
-            return [
+                conditions.append(Call.missed.is_(True))
+            query = select(Call).where(*conditions).order_by(Call.started_at.desc()).limit(limit)
+            rows = [
                 {
                     "id": c.id,
                     "started": local_time(app, c.started_at),
@@ -59,8 +62,15 @@ def call_list(app: AppContext, number: str | None, missed: bool, limit: int) -> 
                 }
                 for c in await s.scalars(query)
             ]
+            total = len(rows)
+            if limit is not None and total >= limit:
+                count = select(func.count()).select_from(Call).where(*conditions)
+                total = int(await s.scalar(count) or 0)
+            return rows, total
 
-    emit_rows(app, run(work, app), "no calls")
+    rows, total = run(work, app)
+    emit_rows(app, rows, "no calls")
+    note_shown(len(rows), total)
 
 
 async def _call_card(db: Database, call_id: int) -> views.CallCard:
@@ -122,7 +132,13 @@ def resolve_recording(recordings_dir: Path, recording: str) -> Path:
 
 @calls_group.command("recording")
 @click.argument("call_id", type=int)
-@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the copy (an existing file is not overwritten).",
+)
 @pass_app
 def call_recording(app: AppContext, call_id: int, out: Path) -> None:
     """Copy the call's recording to OUT."""

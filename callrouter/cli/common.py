@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
+import socket
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
+from sqlalchemy import inspect
 from tabulate import tabulate
 
+from callrouter.database_url import database_label, sqlite_file_missing
 from core.settings import Settings, load_settings
 from models.db import Database
 from models.errors import InputError
@@ -45,17 +50,77 @@ class AppContext:
 pass_app = click.make_pass_decorator(AppContext)
 
 
-def run(coro_fn: Callable[[Database], Awaitable[T]], app: AppContext) -> T:
-    """Open the database, run one coroutine with it, close it."""
+class DatabaseUnavailable(Exception):
+    """The database server cannot be reached (refused, unknown host, timed out)."""
+
+
+NOT_INITIALISED = "the database is not initialised: run `callrouter db upgrade`"
+# Writing commands that say which database they wrote into (on stderr: stdout stays the data).
+ANNOUNCED = frozenset({"contacts import", "backfill"})
+
+
+def run(coro_fn: Callable[[Database], Awaitable[T]], app: AppContext, *, schema: bool = True) -> T:
+    """Open the database, run one coroutine with it, close it.
+
+    `schema`: the command needs the tables, so a database that was never `db upgrade`d is refused
+    before anything is created (no empty SQLite file is left behind)."""
+    url = app.settings.database_url
+    if schema and sqlite_file_missing(url):
+        raise InputError(NOT_INITIALISED)
 
     async def main() -> T:
-        db = Database(app.settings.database_url)
+        db = Database(url)
         try:
+            if schema and not await is_initialised(db):
+                raise InputError(NOT_INITIALISED)
             return await coro_fn(db)
+        except (ConnectionError, socket.gaierror, TimeoutError) as exc:
+            reason = os.strerror(exc.errno) if exc.errno else str(exc) or type(exc).__name__
+            raise DatabaseUnavailable(f"database unavailable: {reason}") from None
         finally:
             await db.dispose()
 
-    return asyncio.run(main())
+    result = asyncio.run(main())
+    _announce(url)  # after the work: a refused command keeps its one line on stderr
+    return result
+
+
+def _announce(url: str) -> None:
+    context = click.get_current_context(silent=True)
+    path = context.command_path.partition(" ")[2] if context is not None else ""
+    if path in ANNOUNCED:
+        click.echo(f"callrouter: database: {database_label(url)}", err=True)
+
+
+async def is_initialised(db: Database) -> bool:
+    """Whether `db upgrade` has run: Alembic's table holds a revision."""
+
+    def check(connection: Any) -> bool:
+        if not inspect(connection).has_table("alembic_version"):
+            return False
+        return (
+            connection.exec_driver_sql("SELECT version_num FROM alembic_version").first()
+            is not None
+        )
+
+    async with db.engine.connect() as connection:
+        return await connection.run_sync(check)
+
+
+def check_output_path(path: str | Path, what: str = "output") -> Path:
+    """Refuse, before any work, an output file that cannot be written (InputError)."""
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise InputError(f"cannot write the {what} to {target}: it is a folder")
+    if not folder.is_dir():
+        raise InputError(f"cannot write the {what} to {target}: the folder {folder} does not exist")
+    writable = (
+        os.access(target, os.W_OK) if target.exists() else os.access(folder, os.W_OK | os.X_OK)
+    )
+    if not writable:
+        raise InputError(f"cannot write the {what} to {target}: permission denied")
+    return target
 
 
 def json_option(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -123,9 +188,8 @@ _RELATIVE = re.compile(r"^\+(\d+)\s*([mhd])$")
 def parse_when(text: str, tz: ZoneInfo, now: datetime) -> datetime:
     """'+30m', '+2h', '+1d', '2026-11-28', '2026-11-28 15:00' (company time zone) → aware UTC."""
     value = text.strip()
-    named_days = {"today": 0, "tomorrow": 1}
-    if value.lower() in named_days:  # the end of that working day
-        day = now.astimezone(tz).date() + timedelta(days=named_days[value.lower()])
+    if value.lower() in _NAMED_DAYS:  # the end of that working day
+        day = now.astimezone(tz).date() + timedelta(days=_NAMED_DAYS[value.lower()])
         return datetime.combine(day, time(18, 0), tzinfo=tz).astimezone(UTC)
     relative = _RELATIVE.match(value)
     if relative:
@@ -138,11 +202,12 @@ def parse_when(text: str, tz: ZoneInfo, now: datetime) -> datetime:
                 "d": timedelta(days=amount),
             }[unit]
         )
+    value = iso_date(value)
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise InputError(
-            f"invalid date {text!r}: use YYYY-MM-DD, 'YYYY-MM-DD HH:MM', today, tomorrow or +30m / +2h / +1d"
+            f"invalid date {text!r}: use YYYY-MM-DD, 'YYYY-MM-DD HH:MM', DD.MM.YYYY, today, tomorrow, yesterday or +30m / +2h / +1d"
         ) from None
     if len(value) <= 10:  # a bare date means the end of that working day
         parsed = parsed.replace(hour=18, minute=0)
@@ -151,11 +216,30 @@ def parse_when(text: str, tz: ZoneInfo, now: datetime) -> datetime:
     return parsed.astimezone(UTC)
 
 
-def parse_day(text: str) -> date:
+_NAMED_DAYS = {"today": 0, "yesterday": -1, "tomorrow": 1}
+_DOTTED = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})(?=$|[ T])")
+
+
+def iso_date(text: str) -> str:
+    """'28.11.2026' (and '28.11.2026 15:00'), as Russians write it, → '2026-11-28…'; any other
+    text unchanged."""
+    match = _DOTTED.match(text)
+    if match is None:
+        return text
+    day, month, year = match.groups()
+    return f"{year}-{int(month):02d}-{int(day):02d}{text[match.end() :]}"
+
+
+def parse_day(text: str, today: date | None = None) -> date:
+    """'YYYY-MM-DD'; with `today` (the company's local date) also today, yesterday, tomorrow."""
+    value = text.strip()
+    if today is not None and value.lower() in _NAMED_DAYS:
+        return today + timedelta(days=_NAMED_DAYS[value.lower()])
     try:
-        return date.fromisoformat(text.strip())
+        return date.fromisoformat(iso_date(value))
     except ValueError:
-        raise InputError(f"invalid date {text!r}: use YYYY-MM-DD") from None
+        named = ", today, yesterday or tomorrow" if today is not None else ""
+        raise InputError(f"invalid date {text!r}: use YYYY-MM-DD, DD.MM.YYYY{named}") from None
 
 
 def parse_duration(text: str) -> timedelta:

@@ -8,13 +8,17 @@ from typing import Any
 
 import click
 
-from crm import contacts, staff, views
+from crm import contact_import, contact_merge, contacts, staff, views
+from crm.access import Viewer
+from crm.listing import search_contacts
 from models.db import Database
 from models.errors import InputError
+from models.tables import Manager
 
 from .cards import call_json, task_json
 from .common import AppContext, emit_object, emit_rows, json_option, local_time, pass_app, run
 from .deals_cmd import attempts_text, call_extras_text
+from .limits import limit_options, note_shown, progress_bar
 
 
 @click.group("contacts")
@@ -24,10 +28,11 @@ def contacts_group() -> None:
 
 @contacts_group.command("add")
 @click.argument("phone")
-@click.option("--name", default=None)
+@click.option("--name", default=None, help="The client's name, as managers will see it.")
 @click.option("--responsible", default=None, help="Manager id, extension, endpoint or name.")
 @pass_app
 def contact_add(app: AppContext, phone: str, name: str | None, responsible: str | None) -> None:
+    """Add a client by PHONE (any spelling: 8 916 …, +7 916 …)."""
     region = app.settings.default_region
     e164 = contacts.phone_or_error(phone, region)
 
@@ -48,24 +53,40 @@ def contact_add(app: AppContext, phone: str, name: str | None, responsible: str 
 @contacts_group.command("import")
 @click.argument("csv_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--strict", is_flag=True, help="Write nothing if any row is rejected.")
+@click.option(
+    "--update",
+    is_flag=True,
+    help="Correct contacts already stored (a fixed file): they take the row's name and "
+    "responsible; an empty cell keeps what is stored.",
+)
+@click.option(
+    "--progress", is_flag=True, help="Show a progress bar on stderr (shown anyway on a terminal)."
+)
 @pass_app
-def contact_import(app: AppContext, csv_file: Path, strict: bool) -> None:
-    """Import a CSV with a header: phone[,name][,responsible]. Rejected rows are listed."""
-    try:
-        text = csv_file.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise InputError(f"no such file: {csv_file}") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{csv_file} is not UTF-8 text") from None
+def contact_import_cmd(
+    app: AppContext, csv_file: Path, strict: bool, update: bool, progress: bool
+) -> None:
+    """Import a CSV with a header: phone[,name][,responsible]. Rejected rows are listed.
 
-    async def work(db: Database) -> contacts.ImportReport:
+    UTF-8 or Windows-1251 (a Russian Excel export), separated by commas, semicolons or tabs;
+    Russian headers (Телефон; Имя; Ответственный) are understood."""
+    text = read_csv_text(csv_file)
+    total = contact_import.count_rows(text)
+    contact_import.sniff_delimiter(text)  # a file without a phone column: refused before the DB
+
+    async def work(db: Database) -> contact_import.ImportReport:
         async with db.transaction() as s:
-            report = await contacts.import_csv(
-                s,
-                text,
-                region=app.settings.default_region,
-                technology=app.settings.endpoint_technology,
-            )
+            with progress_bar(total, progress, "importing") as bar:
+                report = await contact_import.import_csv(
+                    s,
+                    text,
+                    region=app.settings.default_region,
+                    technology=app.settings.endpoint_technology,
+                    update_existing=update,
+                    closed_statuses=app.settings.leads.closed_statuses,
+                    now=app.now(),
+                    progress=bar.update if bar is not None else None,
+                )
             if strict and report.rejected:
                 raise _Rejected(report)
             return report
@@ -78,15 +99,46 @@ def contact_import(app: AppContext, csv_file: Path, strict: bool) -> None:
             f"{len(rejected.report.rejected)} row(s) rejected; nothing imported (--strict)"
         ) from None
     _print_rejected(report)
-    click.echo(f"{report.added} contact(s) imported, {len(report.rejected)} row(s) rejected")
+    if update:
+        click.echo(
+            f"{report.added} contact(s) imported, {report.updated} updated, "
+            f"{report.unchanged} unchanged, {len(report.rejected)} row(s) rejected"
+        )
+    else:
+        click.echo(f"{report.added} contact(s) imported, {len(report.rejected)} row(s) rejected")
+
+
+def read_csv_text(path: Path) -> str:
+    """The file's text: UTF-8 (with or without a BOM), else Windows-1251 (said on stderr)."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise InputError(f"{path} is a folder, not a CSV file") from None
+    if raw.startswith(b"PK\x03\x04") or raw.startswith(b"\xd0\xcf\x11\xe0"):
+        raise InputError(
+            f'{path} is an Excel workbook, not CSV: save it as "CSV (разделители — запятые)" '
+            'or "CSV UTF-8" and import that file'
+        )
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        text = raw.decode("cp1251")
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is neither UTF-8 nor Windows-1251 text") from None
+    click.echo(f"callrouter: {path} is not UTF-8; read as Windows-1251 (Excel)", err=True)
+    return text
 
 
 class _Rejected(Exception):
-    def __init__(self, report: contacts.ImportReport) -> None:
+    def __init__(self, report: contact_import.ImportReport) -> None:
         self.report = report
 
 
-def _print_rejected(report: contacts.ImportReport) -> None:
+def _print_rejected(report: contact_import.ImportReport) -> None:
     for line, reason in report.rejected:
         print(f"line {line}: {reason}", file=sys.stderr)
 
@@ -124,12 +176,14 @@ def contact_assign(app: AppContext, contact: str, manager: str, keep_tasks: bool
 
 
 @contacts_group.command("list")
-@click.option("--responsible", default=None)
-@click.option("--limit", default=200, show_default=True)
+@click.option("--responsible", default=None, help="Only this manager's clients.")
+@limit_options(200)
 @json_option
 @pass_app
-def contact_list(app: AppContext, responsible: str | None, limit: int) -> None:
-    async def work(db: Database) -> list[dict]:
+def contact_list(app: AppContext, responsible: str | None, limit: int | None) -> None:
+    """Clients in the order they were added."""
+
+    async def work(db: Database) -> tuple[list[dict], int]:
         async with db.reader() as s:
             manager = (
                 await staff.get_manager(s, responsible, app.settings.endpoint_technology)
@@ -137,7 +191,7 @@ def contact_list(app: AppContext, responsible: str | None, limit: int) -> None:
                 else None
             )
             names = {m.id: m.name for m in await staff.list_managers(s)}
-            return [
+            rows = [
                 {
                     "id": c.id,
                     "phone": c.phone,
@@ -147,8 +201,142 @@ def contact_list(app: AppContext, responsible: str | None, limit: int) -> None:
                 }
                 for c in await contacts.list_contacts(s, manager=manager, limit=limit)
             ]
+            total = await contacts.count_contacts(s, manager=manager) if limit else len(rows)
+            return rows, total
 
-    emit_rows(app, run(work, app), "no contacts")
+    rows, total = run(work, app)
+    emit_rows(app, rows, "no contacts")
+    note_shown(len(rows), total)
+
+
+@contacts_group.command("search")
+@click.argument("text")
+@limit_options(50)
+@json_option
+@pass_app
+def contact_search(app: AppContext, text: str, limit: int | None) -> None:
+    """Find clients by any part of a phone number (8 916 12…, 45-67) or of a name."""
+    if not text.strip():
+        raise InputError("give a number or a name to search for")
+
+    async def work(db: Database) -> tuple[list[dict], int]:
+        async with db.reader() as s:
+            page = await search_contacts(
+                s,
+                Viewer("admin"),
+                q=text,
+                per_page=limit or 2**31 - 1,
+                region=app.settings.default_region,
+            )
+            rows = [
+                {
+                    "id": c.id,
+                    "phone": c.phone,
+                    "name": c.name,
+                    "responsible": c.responsible,
+                    "since": local_time(app, c.created_at),
+                }
+                for c in page.items
+            ]
+            return rows, page.total
+
+    rows, total = run(work, app)
+    emit_rows(app, rows, "no contacts found")
+    note_shown(len(rows), total)
+
+
+@contacts_group.command("rename")
+@click.argument("contact")
+@click.argument("name")
+@pass_app
+def contact_rename(app: AppContext, contact: str, name: str) -> None:
+    """Give CONTACT (phone number or #id) a new NAME."""
+
+    async def work(db: Database) -> tuple[int, str | None]:
+        async with db.transaction() as s:
+            row = await contacts.get_contact(s, contact, app.settings.default_region)
+            await contacts.rename_contact(s, row, name)
+            return row.id, row.name
+
+    contact_id, new_name = run(work, app)
+    click.echo(f"contact #{contact_id} is now {new_name!r}")
+
+
+@contacts_group.command("merge")
+@click.argument("keep")
+@click.argument("other")
+@click.option(
+    "--responsible",
+    default=None,
+    help="Who owns the merged client (default: KEEP's responsible, else OTHER's).",
+)
+@pass_app
+def contact_merge_cmd(app: AppContext, keep: str, other: str, responsible: str | None) -> None:
+    """Fold OTHER into KEEP (phone numbers or #ids), one client entered twice: OTHER's deals,
+    tasks and calls move to KEEP, then OTHER is deleted — all or nothing. KEEP keeps its phone
+    and name (OTHER's name when it has none); the open deals and their tasks follow the
+    merged client's responsible."""
+    region = app.settings.default_region
+
+    async def work(db: Database) -> tuple[int, str, contact_merge.Merged, str | None]:
+        async with db.transaction() as s:
+            kept = await contacts.get_contact(s, keep, region)
+            gone = await contacts.get_contact(s, other, region)
+            person = (
+                await staff.get_manager(s, responsible, app.settings.endpoint_technology)
+                if responsible
+                else None
+            )
+            gone_phone = gone.phone
+            merged = await contact_merge.merge_contacts(
+                s,
+                kept,
+                gone,
+                responsible=person,
+                closed_statuses=app.settings.leads.closed_statuses,
+                now=app.now(),
+            )
+            owner = await s.get(Manager, merged.responsible_id) if merged.responsible_id else None
+            return kept.id, gone_phone, merged, owner.name if owner else None
+
+    kept_id, gone_phone, merged, owner = run(work, app)
+    click.echo(
+        f"{gone_phone} merged into contact #{kept_id}: moved {merged.deals} deal(s), "
+        f"{merged.tasks} task(s), {merged.calls} call(s); responsible: {owner or '(nobody)'}"
+        + (
+            f"; {merged.cancelled_callbacks} duplicate call-back task(s) cancelled"
+            if merged.cancelled_callbacks
+            else ""
+        )
+    )
+
+
+@contacts_group.command("delete")
+@click.argument("contact")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Delete it even with deals (they go with it) and calls (kept, no longer linked).",
+)
+@pass_app
+def contact_delete(app: AppContext, contact: str, force: bool) -> None:
+    """Delete CONTACT (phone number or #id). One with deals or calls is refused without
+    --force: merge a duplicate into the real contact instead (`contacts merge`)."""
+
+    async def work(db: Database) -> tuple[int, str, contact_merge.Held]:
+        async with db.transaction() as s:
+            row = await contacts.get_contact(s, contact, app.settings.default_region)
+            contact_id, phone = row.id, row.phone
+            held = await contact_merge.delete_contact(s, row, force=force)
+            return contact_id, phone, held
+
+    contact_id, phone, held = run(work, app)
+    extra = (
+        f" with {held.deals} deal(s); {held.calls} call(s) kept without a contact"
+        if held.anything
+        else ""
+    )
+    click.echo(f"contact #{contact_id} {phone} deleted{extra}")
 
 
 @contacts_group.command("show")

@@ -6,13 +6,17 @@ from datetime import timedelta
 from typing import Any
 
 import click
+from sqlalchemy import func, select
 
 from crm import contacts, deals, staff, views
 from models.db import Database
+from models.errors import InputError
+from models.tables import Contact, Deal
 from models.values import DealSource
 
 from .cards import call_json, task_json
 from .common import AppContext, emit_object, emit_rows, json_option, local_time, pass_app, run
+from .limits import limit_options, note_shown
 
 
 @click.group("deals")
@@ -22,10 +26,11 @@ def deals_group() -> None:
 
 @deals_group.command("add")
 @click.argument("contact")
-@click.option("--title", default=None)
+@click.option("--title", default=None, help="What the deal is about (shown in lists).")
 @click.option("--responsible", default=None, help="Default: the contact's responsible manager.")
 @pass_app
 def deal_add(app: AppContext, contact: str, title: str | None, responsible: str | None) -> None:
+    """Open a deal for CONTACT (phone number or #id)."""
     closed = app.settings.leads.closed_statuses
 
     async def work(db: Database) -> int:
@@ -79,12 +84,67 @@ def deal_assign(app: AppContext, deal_id: int, manager: str, keep_tasks: bool) -
     )
 
 
+@deals_group.command("edit")
+@click.argument("deal_id", type=int)
+@click.option("--title", default=None, help="The new title ('' removes it).")
+@click.option(
+    "--responsible",
+    default=None,
+    help="The new responsible manager: the client moves with its open deals and their tasks "
+    "(as `deals assign`).",
+)
+@click.option(
+    "--keep-tasks", is_flag=True, help="With --responsible: leave the open tasks where they are."
+)
+@pass_app
+def deal_edit(
+    app: AppContext,
+    deal_id: int,
+    title: str | None,
+    responsible: str | None,
+    keep_tasks: bool,
+) -> None:
+    """Change a deal's title and/or its responsible manager."""
+    if title is None and responsible is None:
+        raise InputError("nothing to change: give --title and/or --responsible")
+
+    async def work(db: Database) -> list[str]:
+        said: list[str] = []
+        async with db.transaction() as s:
+            deal = await deals.get_deal(s, deal_id)
+            if title is not None:
+                new_title = title.strip() or None
+                if new_title != deal.title:
+                    deal.title = new_title  # checked by models.limits (length, one line)
+                    deal.updated_at = app.now()
+                    said.append(f"title {new_title!r}" if new_title else "title removed")
+            if responsible is not None:
+                person = await staff.get_manager(s, responsible, app.settings.endpoint_technology)
+                moved = await deals.assign_deal(
+                    s,
+                    deal,
+                    person,
+                    closed_statuses=app.settings.leads.closed_statuses,
+                    now=app.now(),
+                    keep_tasks=keep_tasks,
+                )
+                said.append(
+                    f"responsible {person.name} (with the client: {moved.deals.total()} open "
+                    f"deal(s), {moved.tasks.total()} open task(s) moved)"
+                )
+            await s.flush()
+        return said
+
+    said = run(work, app)
+    click.echo(f"deal #{deal_id}: " + ("; ".join(said) if said else "nothing changed"))
+
+
 @deals_group.command("list")
-@click.option("--status", default=None)
-@click.option("--responsible", default=None)
+@click.option("--status", default=None, help="Only deals in this status.")
+@click.option("--responsible", default=None, help="Only this manager's deals.")
 @click.option("--source", default=None, help="inbound_call | missed_call | manual")
-@click.option("--contact", default=None)
-@click.option("--limit", default=200, show_default=True)
+@click.option("--contact", default=None, help="Only this client's deals (phone number or #id).")
+@limit_options(200)
 @json_option
 @pass_app
 def deal_list(
@@ -93,31 +153,40 @@ def deal_list(
     responsible: str | None,
     source: str | None,
     contact: str | None,
-    limit: int,
+    limit: int | None,
 ) -> None:
+    """Deals, newest first, with their title and client."""
     leads = app.settings.leads
     status_value = deals.check_status(status, leads.deal_statuses) if status else None
     source_value = deals.parse_source(source) if source else None
 
-    async def work(db: Database) -> list[dict]:
+    async def work(db: Database) -> tuple[list[dict], int]:
         async with db.reader() as s:
             tech, region = app.settings.endpoint_technology, app.settings.default_region
             manager = await staff.get_manager(s, responsible, tech) if responsible else None
             who = await contacts.get_contact(s, contact, region) if contact else None
             names = {m.id: m.name for m in await staff.list_managers(s)}
-            rows = []
-            for d in await deals.list_deals(
+            found = await deals.list_deals(
                 s,
                 status=status_value,
                 manager=manager,
                 source=source_value,
                 contact=who,
-                limit=limit,
-            ):
-                c = await s.get(contacts.Contact, d.contact_id)
+                limit=limit,  # type: ignore[arg-type]  # None: every deal
+            )
+            people = {
+                c.id: c
+                for c in await s.scalars(
+                    select(Contact).where(Contact.id.in_({d.contact_id for d in found}))
+                )
+            }
+            rows = []
+            for d in found:
+                c = people.get(d.contact_id)
                 rows.append(
                     {
                         "id": d.id,
+                        "title": d.title,
                         "contact": c.phone if c else None,
                         "name": c.name if c else None,
                         "status": d.status,
@@ -126,9 +195,26 @@ def deal_list(
                         "updated": local_time(app, d.updated_at),
                     }
                 )
-            return rows
+            total = len(rows)
+            if limit is not None and len(rows) >= limit:
+                conditions = [
+                    condition
+                    for condition in (
+                        Deal.status == status_value if status_value else None,
+                        Deal.responsible_manager_id == manager.id if manager else None,
+                        Deal.source == source_value.value if source_value else None,
+                        Deal.contact_id == who.id if who else None,
+                    )
+                    if condition is not None
+                ]
+                total = int(
+                    await s.scalar(select(func.count()).select_from(Deal).where(*conditions)) or 0
+                )
+            return rows, total
 
-    emit_rows(app, run(work, app), "no deals")
+    rows, total = run(work, app)
+    emit_rows(app, rows, "no deals")
+    note_shown(len(rows), total)
 
 
 @deals_group.command("show")

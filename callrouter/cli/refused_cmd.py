@@ -22,6 +22,7 @@ from models.db import Database
 from models.errors import InputError
 
 from .common import AppContext, emit_rows, json_option, local_time, pass_app, run
+from .limits import limit_options, note_shown
 
 
 @click.group("refused")
@@ -30,12 +31,15 @@ def refused_group() -> None:
 
 
 @refused_group.command("list")
+@limit_options(200)
 @json_option
 @pass_app
-def refused_list(app: AppContext) -> None:
-    """Every refused call, oldest first, with the reason and its file."""
+def refused_list(app: AppContext, limit: int | None) -> None:
+    """Refused calls, oldest first, with the reason and its file."""
     entries = _area(app).entries()
-    emit_rows(app, [_row(app, entry) for entry in entries], "no refused calls")
+    shown = entries if limit is None else entries[:limit]
+    emit_rows(app, [_row(app, entry) for entry in shown], "no refused calls")
+    note_shown(len(shown), len(entries))
 
 
 @refused_group.command("replay")

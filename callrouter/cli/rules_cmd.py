@@ -26,11 +26,12 @@ def rules_group() -> None:
     required=True,
     help="Fields: " + ", ".join("{" + f + "}" for f in automation.TEMPLATE_FIELDS),
 )
-@click.option("--name", default="")
+@click.option("--name", default="", help="A name for the rule (shown in lists).")
 @pass_app
 def rule_add(
     app: AppContext, on_status: str, task_type: str, due_after: str, comment: str, name: str
 ) -> None:
+    """Add a rule: a deal entering --on-status gets a task for its responsible manager."""
     kind = parse_task_type(task_type)
     delay = parse_duration(due_after)
 
@@ -54,6 +55,8 @@ def rule_add(
 @json_option
 @pass_app
 def rule_list(app: AppContext) -> None:
+    """The automation rules."""
+
     async def work(db: Database) -> list[dict]:
         async with db.reader() as s:
             return [
@@ -76,6 +79,7 @@ def rule_list(app: AppContext) -> None:
 @click.argument("rule_id", type=int)
 @pass_app
 def rule_remove(app: AppContext, rule_id: int) -> None:
+    """Remove automation rule RULE_ID."""
     if rule_id <= 0:
         raise InputError(f"no automation rule #{rule_id}")
 

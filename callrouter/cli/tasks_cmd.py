@@ -6,10 +6,11 @@ import click
 
 from crm import deals, staff, tasks
 from models.db import Database
-from models.errors import MissingField
+from models.errors import InputError, MissingField
 from models.values import TaskStatus
 
 from .common import AppContext, emit_rows, json_option, local_time, parse_when, pass_app, run
+from .limits import limit_options, note_shown
 
 
 @click.group("tasks")
@@ -18,11 +19,11 @@ def tasks_group() -> None:
 
 
 @tasks_group.command("add")
-@click.option("--deal", "deal_id", type=int, default=None)
+@click.option("--deal", "deal_id", type=int, default=None, help="The deal the task is for (#id).")
 @click.option("--responsible", default=None, help="Manager id, extension, endpoint or name.")
 @click.option("--due", default=None, help="YYYY-MM-DD, 'YYYY-MM-DD HH:MM', +30m, +2h, +1d.")
 @click.option("--type", "task_type", default=None, help="call | meeting | email")
-@click.option("--comment", default=None)
+@click.option("--comment", default=None, help="What to do, in words.")
 @click.option("--by", "author", default=None, help="Who sets the task (a manager).")
 @click.option(
     "--allow-past", is_flag=True, help="Accept a deadline already gone (record overdue work)."
@@ -38,6 +39,7 @@ def task_add(
     author: str | None,
     allow_past: bool,
 ) -> None:
+    """Give a manager a task on a deal: every option is required but --by."""
     # Name every missing field up front, before touching the database.
     for value, name in [
         (deal_id, "deal (--deal)"),
@@ -75,13 +77,20 @@ def task_add(
 @click.option("--mine", "mine", default=None, metavar="MANAGER", help="Tasks of this manager.")
 @click.option("--manager", default=None, help="Same as --mine.")
 @click.option("--overdue", is_flag=True, help="Open tasks past their deadline.")
-@click.option("--status", type=click.Choice(["open", "done", "cancelled", "all"]), default="open")
+@click.option(
+    "--status",
+    type=click.Choice(["open", "done", "cancelled", "all"]),
+    default="open",
+    show_default=True,
+    help="Which tasks.",
+)
 @click.option(
     "--at",
     "at_text",
     default=None,
     help="Overdue as of this moment: 'YYYY-MM-DD HH:MM' (company time); default now.",
 )
+@limit_options(500)
 @json_option
 @pass_app
 def task_list(
@@ -91,22 +100,28 @@ def task_list(
     overdue: bool,
     status: str,
     at_text: str | None,
+    limit: int | None,
 ) -> None:
+    """Tasks, soonest deadline first."""
     who = mine or manager
     as_of = parse_when(at_text, app.tz, app.now()) if at_text else app.now()
 
-    async def work(db: Database) -> list[dict]:
+    async def work(db: Database) -> tuple[list[dict], int]:
         async with db.reader() as s:
             person = (
                 await staff.get_manager(s, who, app.settings.endpoint_technology) if who else None
             )
             names = {m.id: m.name for m in await staff.list_managers(s)}
             now = as_of
+            overdue_at = now if overdue else None
+            wanted = None if status == "all" else TaskStatus(status)
             rows = await tasks.list_tasks(
-                s,
-                manager=person,
-                overdue_at=now if overdue else None,
-                status=None if status == "all" else TaskStatus(status),
+                s, manager=person, overdue_at=overdue_at, status=wanted, limit=limit
+            )
+            total = (
+                await tasks.count_tasks(s, manager=person, overdue_at=overdue_at, status=wanted)
+                if limit
+                else len(rows)
             )
             return [
                 {
@@ -120,9 +135,11 @@ def task_list(
                     "comment": t.comment,
                 }
                 for t in rows
-            ]
+            ], total
 
-    emit_rows(app, run(work, app), "no tasks")
+    shown, total = run(work, app)
+    emit_rows(app, shown, "no tasks")
+    note_shown(len(shown), total)
 
 
 def _close(app: AppContext, task_id: int, status: TaskStatus, reason: str) -> None:
@@ -137,15 +154,107 @@ def _close(app: AppContext, task_id: int, status: TaskStatus, reason: str) -> No
 
 @tasks_group.command("done")
 @click.argument("task_id", type=int)
-@click.option("--reason", default="done by hand")
+@click.option("--reason", default="done by hand", show_default=True, help="Why it is closed.")
 @pass_app
 def task_done(app: AppContext, task_id: int, reason: str) -> None:
+    """Close task TASK_ID as done."""
     _close(app, task_id, TaskStatus.DONE, reason)
 
 
 @tasks_group.command("cancel")
 @click.argument("task_id", type=int)
-@click.option("--reason", default="cancelled by hand")
+@click.option(
+    "--reason", default="cancelled by hand", show_default=True, help="Why it is cancelled."
+)
 @pass_app
 def task_cancel(app: AppContext, task_id: int, reason: str) -> None:
+    """Cancel task TASK_ID."""
     _close(app, task_id, TaskStatus.CANCELLED, reason)
+
+
+@tasks_group.command("edit")
+@click.argument("task_id", type=int)
+@click.option("--comment", default=None, help="The new comment.")
+@click.option("--type", "task_type", default=None, help="The new type: call | meeting | email.")
+@pass_app
+def task_edit(app: AppContext, task_id: int, comment: str | None, task_type: str | None) -> None:
+    """Change an open task's comment or type (its deadline: `tasks reschedule`; its person:
+    `tasks reassign`)."""
+    if comment is None and task_type is None:
+        raise InputError("nothing to change: give --comment and/or --type")
+    kind = tasks.parse_task_type(task_type) if task_type is not None else None
+
+    async def work(db: Database) -> list[str]:
+        async with db.transaction() as s:
+            task = await tasks.get_task(s, task_id)
+            return await tasks.edit_task(s, task, comment=comment, task_type=kind)
+
+    changed = run(work, app)
+    click.echo(
+        f"task #{task_id}: {' and '.join(changed)} changed"
+        if changed
+        else f"task #{task_id}: nothing changed"
+    )
+
+
+@tasks_group.command("reassign")
+@click.argument("task_id", type=int)
+@click.argument("manager")
+@pass_app
+def task_reassign(app: AppContext, task_id: int, manager: str) -> None:
+    """Give open task TASK_ID to MANAGER (id, extension, endpoint or name). The client's
+    responsible stays who it is: to move the client with its work, `deals assign`."""
+
+    async def work(db: Database) -> tuple[str, bool]:
+        async with db.transaction() as s:
+            task = await tasks.get_task(s, task_id)
+            person = await staff.get_manager(s, manager, app.settings.endpoint_technology)
+            return person.name, await tasks.reassign_task(s, task, person)
+
+    name, moved = run(work, app)
+    click.echo(
+        f"task #{task_id} is now {name}'s" if moved else f"task #{task_id} is already {name}'s"
+    )
+
+
+@tasks_group.command("reschedule")
+@click.argument("task_id", type=int)
+@click.option(
+    "--due",
+    required=True,
+    help="The new deadline: YYYY-MM-DD, DD.MM.YYYY, "
+    "'YYYY-MM-DD HH:MM', +30m, +2h, +1d, today, tomorrow.",
+)
+@click.option("--reason", required=True, help="Why it moves (kept as a note on the deal).")
+@click.option("--by", "author", default=None, help="Who moves it (a manager).")
+@pass_app
+def task_reschedule(
+    app: AppContext, task_id: int, due: str, reason: str, author: str | None
+) -> None:
+    """Move open task TASK_ID to a new deadline; the reason is kept on the deal as a
+    'reschedule' note ("#12 01.12 10:00 → 02.12 15:00: <reason>")."""
+    if not reason.strip():
+        raise MissingField("reason (--reason)", "rescheduled task")
+    now = app.now()
+    due_at = parse_when(due, app.tz, now)
+
+    async def work(db: Database) -> None:
+        async with db.transaction() as s:
+            task = await tasks.get_task(s, task_id)
+            by = (
+                await staff.get_manager(s, author, app.settings.endpoint_technology)
+                if author
+                else None
+            )
+            await tasks.reschedule_task(
+                s,
+                task,
+                due_at=due_at,
+                reason=reason,
+                now=now,
+                tz=app.tz,
+                author_manager_id=by.id if by else None,
+            )
+
+    run(work, app)
+    click.echo(f"task #{task_id} now due {local_time(app, due_at)}")

@@ -1,0 +1,115 @@
+"""How long the `callrouter` command takes to answer, hyperfine-style: N runs of each command in a
+new process, best and median wall time.
+
+    .venv/bin/python -m bench.cli_timing --runs 20
+    .venv/bin/python -m bench.cli_timing --runs 3      # smoke
+
+Commands timed: `callrouter --help`, `callrouter --version`, `callrouter deals --help`, and
+`callrouter deals list` / `contacts list` on a small SQLite database (a temporary file, migrated,
+with 2 managers, 50 contacts and 50 deals), plus `python -c pass` as the floor (the interpreter's
+own start-up) and `python -c "import click"`. Targets (issue #17): `--help` ≤ 200 ms, a listing
+≤ 400 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from models import migrate
+from models.db import Database
+from models.tables import Contact, Deal, Department, Manager
+
+REPO = Path(__file__).resolve().parents[1]
+TARGETS = {"callrouter --help": 0.200, "callrouter deals list": 0.400}
+
+
+async def small_office(url: str) -> None:
+    await migrate.upgrade_url(url)
+    db = Database(url)
+    try:
+        async with db.transaction() as s:
+            department = Department(name="Продажи")
+            s.add(department)
+            await s.flush()
+            managers = [
+                Manager(name=name, endpoint=f"PJSIP/{ext}", department_id=department.id)
+                for ext, name in (("101", "Анна"), ("102", "Борис"))
+            ]
+            s.add_all(managers)
+            await s.flush()
+            for n in range(50):
+                contact = Contact(
+                    phone=f"+7916{n:07d}",
+                    name=f"Клиент {n}",
+                    responsible_manager_id=managers[n % 2].id,
+                )
+                s.add(contact)
+                await s.flush()
+                s.add(
+                    Deal(
+                        contact_id=contact.id,
+                        responsible_manager_id=managers[n % 2].id,
+                        title=f"Окна {n}",
+                        source="manual",
+                    )
+                )
+    finally:
+        await db.dispose()
+
+
+def time_runs(argv: list[str], runs: int, env: dict[str, str]) -> list[float]:
+    times = []
+    subprocess.run(argv, env=env, cwd=REPO, capture_output=True)  # warm the page cache
+    for _ in range(runs):
+        started = time.perf_counter()
+        done = subprocess.run(argv, env=env, cwd=REPO, capture_output=True, text=True)
+        times.append(time.perf_counter() - started)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv)}: exit {done.returncode}: {done.stderr[-500:]}")
+    return times
+
+
+def main(argv: list[str] | None = None) -> dict[str, tuple[float, float]]:
+    parser = argparse.ArgumentParser(prog="python -m bench.cli_timing", description=__doc__)
+    parser.add_argument("--runs", type=int, default=20)
+    args = parser.parse_args(argv)
+    command = str(Path(sys.executable).with_name("callrouter"))
+    python = sys.executable
+    results: dict[str, tuple[float, float]] = {}
+    with tempfile.TemporaryDirectory(prefix="callrouter-cli-timing-") as folder:
+        url = f"sqlite+aiosqlite:///{Path(folder) / 'small.sqlite3'}"
+        asyncio.run(small_office(url))
+        env = dict(os.environ, CALLROUTER_DATABASE_URL=url, CALLROUTER_ENDPOINT_TECHNOLOGY="PJSIP")
+        env.pop("CALLROUTER_CONFIG", None)
+        cases = {
+            "python -c pass (floor)": [python, "-c", "pass"],
+            "python -c 'import click'": [python, "-c", "import click"],
+            "callrouter --help": [command, "--help"],
+            "callrouter --version": [command, "--version"],
+            "callrouter deals --help": [command, "deals", "--help"],
+            "callrouter deals list": [command, "deals", "list"],
+            "callrouter contacts list": [command, "contacts", "list"],
+        }
+        print(f"load average {os.getloadavg()[0]:.2f}; {args.runs} runs each (after one warm-up)")
+        print(f"  {'command':<28} {'best':>8} {'median':>8}   target")
+        for name, case in cases.items():
+            times = time_runs(case, args.runs, env)
+            best, median = min(times), statistics.median(times)
+            results[name] = (best, median)
+            target = TARGETS.get(name)
+            verdict = f"≤ {target * 1000:.0f} ms" if target else ""
+            print(f"  {name:<28} {best * 1000:6.0f} ms {median * 1000:6.0f} ms   {verdict}")
+    return results
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(0)
