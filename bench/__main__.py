@@ -4,7 +4,10 @@ Runs, each on SQLite and on PostgreSQL (127.0.0.1:5432) and each beside its floo
 the same run: routing under load with 1 M contacts (0, 50, 200 calls held in Dial) and its
 saturation rate, the classic AGI script's cold start (`bench.routing_bench`); AMI → database
 events per second and the listener's memory over 1 M events (`bench.ami_bench`); the daily
-report and a 30-day per-manager query over 1 M calls (`bench.report_bench`). Prints every table
+report and a 30-day per-manager query over 1 M calls (`bench.report_bench`); the web
+application's pages under 20 users and a 100 MB recording's memory (`bench.web`); `contacts
+import` of 100,000 contacts beside a raw `executemany` (`bench.import_contacts`); the `callrouter`
+command's start-up, `--help` and a listing (`bench.cli_timing`). Prints every table
 and writes them, with the machine and the date, to `--out`.
 """
 
@@ -34,6 +37,9 @@ def commands(smoke: bool) -> list[tuple[str, list[str]]]:
                 "Reports, PostgreSQL",
                 ["bench.report_bench", "--calls", "2000", "--db", "postgresql", "--repeat", "1"],
             ),
+            ("Web application", ["bench.web", "--smoke"]),
+            ("Contacts import", ["bench.import_contacts", "--contacts", "2000", "--repeat", "1"]),
+            ("CLI start-up", ["bench.cli_timing", "--runs", "3"]),
         ]
     return [
         ("Routing under load", ["bench.routing_bench", "--contacts", "1000000", "--held", "0,50,200",
@@ -42,6 +48,11 @@ def commands(smoke: bool) -> list[tuple[str, list[str]]]:
                             "--memory-events", "1000000"]),
         ("Reports, SQLite", ["bench.report_bench", "--calls", "1000000", "--db", "sqlite"]),
         ("Reports, PostgreSQL", ["bench.report_bench", "--calls", "1000000", "--db", "postgresql"]),
+        ("Web application", ["bench.web", "--calls", "1000000", "--contacts", "200000",
+                             "--deals", "100000", "--users", "20", "--db", "sqlite,postgresql"]),
+        ("Contacts import", ["bench.import_contacts", "--contacts", "100000",
+                             "--db", "sqlite,postgresql"]),
+        ("CLI start-up", ["bench.cli_timing", "--runs", "20"]),
     ]  # fmt: skip
 
 

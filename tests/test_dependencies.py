@@ -12,6 +12,7 @@ from tests.test_layers import LAYERS, ROOT, collect
 # Installed for the runtime although no line of ours imports them: SQLAlchemy loads them by URL.
 DRIVERS = {
     "aiosqlite": "sqlite+aiosqlite:// (models/db.py)",
+    "python-multipart": "Starlette's request.form() parses forms with it (callrouter/web/)",
 }
 
 

@@ -521,8 +521,7 @@ def _open_weekdays(days: dict[int, list[tuple[time, time]]]) -> set[int]:
         evening_before = days.get((weekday - 1) % 7, [])
         continues_night = any(end == time.max for _, end in evening_before)
         if any(
-            start != time.min or end == time.max or not continues_night
-            for start, end in intervals
+            start != time.min or end == time.max or not continues_night for start, end in intervals
         ):
             open_days.add(weekday)
     return open_days

@@ -90,7 +90,8 @@ def cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
     (tests/cli/test_users_cli.py keeps the production cost.)"""
     cheap = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     monkeypatch.setattr(users, "_hasher", cheap)
-    monkeypatch.setattr(users, "_DUMMY_HASH", cheap.hash("callrouter: no such user"))
+    dummy = cheap.hash("callrouter: no such user")
+    monkeypatch.setattr(users, "_dummy_hash", lambda: dummy)
 
 
 @pytest.fixture
