@@ -13,6 +13,10 @@ from typing import Protocol
 from core.settings import Settings
 
 
+class StartupError(Exception):
+    """The service cannot start; the message is one line for the administrator."""
+
+
 class Part(Protocol):
     name: str
     # Set when the part died on its own; the service then stops with exit code 1.

@@ -30,7 +30,7 @@ from .agi_part import AgiPart
 from .ami_part import AmiPart
 from .degraded import DatabaseState, behind_message, is_refusal, reason_of, schema_revision
 from .heap import freeze_startup_objects
-from .parts import Part
+from .parts import Part, StartupError
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +40,6 @@ class Mode(enum.StrEnum):
     AGI = "agi"
     AMI = "ami"
     WEB = "web"
-
-
-class StartupError(Exception):
-    """The service cannot start; the message is one line for the administrator."""
 
 
 async def check_schema(url: str) -> str | None:

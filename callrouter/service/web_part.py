@@ -21,6 +21,8 @@ from callrouter.web.app import WebConfigError, create_app, secret_key_of
 from core.settings import Settings
 from models.db import Database
 
+from .parts import StartupError
+
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE = 10.0
@@ -72,8 +74,6 @@ class WebPart:
         try:
             key = self.secret_key if self.secret_key is not None else secret_key_of(settings)
         except WebConfigError as exc:
-            from .runner import StartupError  # the runner composes this part: no cycle at import
-
             raise StartupError(str(exc)) from None
         self.database = Database(settings.database_url)
         app = create_app(settings, self.database, secret_key=key)
