@@ -174,21 +174,7 @@ def new_local_leg(call: Call, target: str, data: str) -> Leg | None:
     known = tech == call.cfg.tech and ep in pbx.phones
     behaviour = pbx.phones[ep] if known else Phone(registered=False)
     device = Device(f"Local/{exten}@{ctx}")
-    rec = CdrRecord(
-        source=c.cid_num,
-        destination=c.exten,
-        dcontext=c.context,
-        clid=clid(c.cid_name, c.cid_num),
-        channel=c.name,
-        dstchannel=one.name,
-        lastapp="Dial",
-        lastdata=data,
-        start=call.cdr_next_start,
-        uniqueid=c.uniqueid,
-        linkedid=c.linkedid,
-        sequence=call._next_sequence(),
-        recordingfile=call.recording,
-    )
+    rec = call.dial_cdr(one.name, data)
     leg = Leg(one, device, behaviour, dial_string, rec)
     leg.local = LocalPair(
         one=one,

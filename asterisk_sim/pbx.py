@@ -443,13 +443,20 @@ class Call:
             leg_ch.cid_num = number
             self.emit("NewCallerid", "call,all", ev.new_callerid(leg_ch))
         self.noise("NewConnectedLine", "call,all", ev.snapshot(leg_ch))
-        rec = CdrRecord(
+        leg = Leg(leg_ch, dev, behaviour, dial_string, self.dial_cdr(leg_ch.name, data))
+        self.legs_ever.append(leg)
+        return leg
+
+    def dial_cdr(self, dstchannel: str, data: str) -> CdrRecord:
+        """The caller's CDR for one target of its Dial (a phone's channel or a Local `;1`)."""
+        c = self.caller
+        return CdrRecord(
             source=c.cid_num,
             destination=c.exten,
             dcontext=c.context,
             clid=clid(c.cid_name, c.cid_num),
             channel=c.name,
-            dstchannel=leg_ch.name,
+            dstchannel=dstchannel,
             lastapp="Dial",
             lastdata=data,
             start=self.cdr_next_start,
@@ -458,9 +465,6 @@ class Call:
             sequence=self._next_sequence(),
             recordingfile=self.recording,
         )
-        leg = Leg(leg_ch, dev, behaviour, dial_string, rec)
-        self.legs_ever.append(leg)
-        return leg
 
     def _next_sequence(self) -> int:
         self.pbx.cdr_sequence += 1
