@@ -22,12 +22,14 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Insert, bindparam, insert, select, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import NullType
 
 from crm.contacts import phone_or_error
 from crm.ownership import assign_client, check_assignable
 from crm.staff import get_manager
+from models.base import utcnow
 from models.errors import Duplicate, InputError
 from models.limits import check_text
 from models.tables import Contact, Manager
@@ -202,8 +204,27 @@ async def _chunk(
     if renamed:
         await session.execute(update(Contact), renamed)  # by primary key, one statement
     if new:
-        await session.execute(insert(Contact.__table__), new)  # Core: one executemany
+        statement, stamp = await _insert_new(session)
+        for values in new:
+            values["stamp"] = stamp
+        await session.execute(statement, new)  # Core: one executemany
         report.added += len(new)
+
+
+async def _insert_new(session: AsyncSession) -> tuple[Insert, object]:
+    """The INSERT of a chunk, and the value of its rows' created_at and updated_at: the moment,
+    converted for the database once. (The columns' default would be called and converted for
+    every row: ~0.7 s of CPU per 100,000 rows on SQLite.)"""
+    dialect = (await session.connection()).dialect
+    stamp_type = Contact.__table__.c.created_at.type
+    to_database = stamp_type.dialect_impl(dialect).bind_processor(dialect)
+    stamp = utcnow()
+    converted = to_database(stamp) if to_database is not None else stamp
+    stamp_param = type_coerce(bindparam("stamp"), NullType())  # already converted
+    return (
+        insert(Contact.__table__).values(created_at=stamp_param, updated_at=stamp_param),
+        converted,
+    )
 
 
 async def _check_row(

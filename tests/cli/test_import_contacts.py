@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event, select, text
 
 from crm import contact_import
 from models.db import Database
@@ -170,6 +171,28 @@ async def test_batched_import_keeps_line_numbers_and_runs_few_statements(db: Dat
     async with db.reader() as s:
         stored = set(await s.scalars(select(Contact.phone)))
     assert len(stored) == report.added and "+79260000000" in stored
+
+
+async def test_imported_contacts_are_stamped_as_an_added_one(db: Database) -> None:
+    """The import writes created_at/updated_at itself (converted once per chunk, not per row):
+    stored exactly as the column's own default stores them, so they read back — and sort —
+    as those of a contact added one by one."""
+    async with db.transaction() as s:
+        before = datetime.now(UTC)
+        await contact_import.import_csv(s, "phone\n89161234567\n89161234568\n", region="RU")
+        after = datetime.now(UTC)
+        s.add(Contact(phone="+79161234569"))  # the column's default
+    async with db.reader() as s:
+        rows = (
+            await s.execute(select(Contact.created_at, Contact.updated_at).order_by(Contact.phone))
+        ).all()
+        stored = set(await s.scalars(text("SELECT created_at FROM contacts")))
+    *imported, added = rows
+    for created, updated in imported:
+        assert created.utcoffset() == timedelta(0)
+        assert before <= created == updated <= after
+    assert after <= added.created_at
+    assert len({type(value) for value in stored}) == 1  # stored alike (text on SQLite)
 
 
 def test_import_of_many_rows_through_the_cli(cli, tmp_path: Path) -> None:
