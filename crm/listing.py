@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-import phonenumbers
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
@@ -98,12 +97,16 @@ def phone_query(q: str, region: str = "RU") -> PhoneQuery | None:
         return PhoneQuery(prefix="+" + digits)
     trunk = _trunk_prefix(region)
     if trunk and digits.startswith(trunk) and len(digits) > len(trunk):
+        import phonenumbers  # on first use, as core.phones does: not with the listing
+
         code = phonenumbers.country_code_for_region(region)
         return PhoneQuery(prefix=f"+{code}{digits[len(trunk) :]}")
     return PhoneQuery(digits=digits)
 
 
 def _trunk_prefix(region: str) -> str | None:
+    import phonenumbers
+
     metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
     return metadata.national_prefix if metadata is not None else None
 

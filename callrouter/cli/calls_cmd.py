@@ -5,12 +5,12 @@ from __future__ import annotations
 import shutil
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from sqlalchemy import func, select
 
 from core.phones import try_normalize_phone
-from crm import views
 from crm.staff import list_managers
 from models.db import Database
 from models.errors import InputError
@@ -18,6 +18,9 @@ from models.tables import Call
 
 from .common import AppContext, emit_object, emit_rows, json_option, local_time, pass_app, run
 from .limits import limit_options, note_shown
+
+if TYPE_CHECKING:
+    from crm import views  # the call card: imported by `calls show` only (issue #17)
 
 
 @click.group("calls")
@@ -74,6 +77,8 @@ def call_list(app: AppContext, number: str | None, missed: bool, limit: int | No
 
 
 async def _call_card(db: Database, call_id: int) -> views.CallCard:
+    from crm import views
+
     async with db.reader() as s:
         return await views.call_card(s, call_id)
 

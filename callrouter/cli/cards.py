@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from crm import views
+if TYPE_CHECKING:
+    from crm import views
 
 
 def task_json(t: views.TaskLine) -> dict[str, Any]:

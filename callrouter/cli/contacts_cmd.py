@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from crm import contact_import, contact_merge, contacts, staff, views
-from crm.access import Viewer
-from crm.listing import search_contacts
+from crm import contacts, staff
 from models.db import Database
 from models.errors import InputError
 from models.tables import Manager
@@ -19,6 +17,11 @@ from .cards import call_json, task_json
 from .common import AppContext, emit_object, emit_rows, json_option, local_time, pass_app, run
 from .deals_cmd import attempts_text, call_extras_text
 from .limits import limit_options, note_shown, progress_bar
+
+if TYPE_CHECKING:
+    # Imported by the commands that use them: `contacts list` loads no card, import or search
+    # code (issue #17, fast listings).
+    from crm import contact_import, contact_merge, views
 
 
 @click.group("contacts")
@@ -70,6 +73,8 @@ def contact_import_cmd(
 
     UTF-8 or Windows-1251 (a Russian Excel export), separated by commas, semicolons or tabs;
     Russian headers (Телефон; Имя; Ответственный) are understood."""
+    from crm import contact_import
+
     text = read_csv_text(csv_file)
     total = contact_import.count_rows(text)
     contact_import.sniff_delimiter(text)  # a file without a phone column: refused before the DB
@@ -218,6 +223,8 @@ def contact_search(app: AppContext, text: str, limit: int | None) -> None:
     """Find clients by any part of a phone number (8 916 12…, 45-67) or of a name."""
     if not text.strip():
         raise InputError("give a number or a name to search for")
+    from crm.access import Viewer
+    from crm.listing import search_contacts
 
     async def work(db: Database) -> tuple[list[dict], int]:
         async with db.reader() as s:
@@ -276,6 +283,8 @@ def contact_merge_cmd(app: AppContext, keep: str, other: str, responsible: str |
     tasks and calls move to KEEP, then OTHER is deleted — all or nothing. KEEP keeps its phone
     and name (OTHER's name when it has none); the open deals and their tasks follow the
     merged client's responsible."""
+    from crm import contact_merge
+
     region = app.settings.default_region
 
     async def work(db: Database) -> tuple[int, str, contact_merge.Merged, str | None]:
@@ -322,6 +331,7 @@ def contact_merge_cmd(app: AppContext, keep: str, other: str, responsible: str |
 def contact_delete(app: AppContext, contact: str, force: bool) -> None:
     """Delete CONTACT (phone number or #id). One with deals or calls is refused without
     --force: merge a duplicate into the real contact instead (`contacts merge`)."""
+    from crm import contact_merge
 
     async def work(db: Database) -> tuple[int, str, contact_merge.Held]:
         async with db.transaction() as s:
@@ -346,6 +356,7 @@ def contact_delete(app: AppContext, contact: str, force: bool) -> None:
 def contact_show(app: AppContext, contact: str) -> None:
     """The contact card (CONTACT: phone number or #id): phones, responsible manager, every deal,
     every call with its recording."""
+    from crm import views
 
     async def work(db: Database) -> views.ContactCard:
         async with db.reader() as s:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from sqlalchemy import func, select
 
-from crm import contacts, deals, staff, views
+from crm import contacts, deals, staff
 from models.db import Database
 from models.errors import InputError
 from models.tables import Contact, Deal
@@ -17,6 +17,9 @@ from models.values import DealSource
 from .cards import call_json, task_json
 from .common import AppContext, emit_object, emit_rows, json_option, local_time, pass_app, run
 from .limits import limit_options, note_shown
+
+if TYPE_CHECKING:
+    from crm import views  # the cards: imported by `deals show` only (issue #17, fast listings)
 
 
 @click.group("deals")
@@ -223,6 +226,7 @@ def deal_list(
 @pass_app
 def deal_show(app: AppContext, deal_id: int) -> None:
     """The deal card: contact, status history, tasks, calls with their recordings."""
+    from crm import views
 
     async def work(db: Database) -> views.DealCard:
         async with db.reader() as s:

@@ -1,6 +1,8 @@
 """`callrouter` answers fast (issue #17): the command group is lazy. Importing `callrouter.cli`
 and `callrouter --help` load no database, settings or CRM code; the help lists every command,
-with the short help each command has itself; every command module's commands are reachable.
+with the short help each command has itself; every command module's commands are reachable. A
+listing loads what it lists and nothing of the cards, the import, the search, the migrations or
+the web application.
 (The timings themselves: bench/cli_timing.py, a benchmark, not a timed test.)
 """
 
@@ -8,34 +10,68 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import pkgutil
 import subprocess
 import sys
 from pathlib import Path
 
 import click
+import pytest
 
 import callrouter.cli as package
 from callrouter.cli import COMMANDS, cli
 
 REPO = Path(__file__).resolve().parents[2]
 HEAVY = ("sqlalchemy", "pydantic", "pydantic_settings", "asyncpg", "aiosqlite", "crm", "models")
+# What no listing needs (module names or their packages).
+NOT_FOR_LISTINGS = (
+    "crm.views",  # the cards of `show`
+    "crm.contact_import",
+    "crm.contact_merge",
+    "crm.listing",  # the web's and `contacts search`'s search
+    "phonenumbers",  # nothing is parsed
+    "alembic",
+    "migrations",
+    "callrouter.web",
+    "starlette",
+    "jinja2",
+    "babel",
+    "argon2",
+    "uvicorn",
+    "prometheus_client",
+)
+LISTINGS = ("deals list", "contacts list", "calls list", "tasks list")
 
 
-def _python(code: str) -> str:
+def _python(code: str, env: dict[str, str] | None = None) -> str:
     done = subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
 
-def _heavy_after(code: str) -> list[str]:
+def _loaded_after(
+    code: str, names: tuple[str, ...], env: dict[str, str] | None = None
+) -> list[str]:
+    """The modules among `names` (or inside those packages) that running `code` imported."""
     probe = (
-        f"{code}\nimport json, sys\n"
-        f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r})))"
+        f"{code}\nimport json, sys\nnames = {names!r}\n"
+        "print(json.dumps(sorted(m for m in sys.modules "
+        "if any(m == n or m.startswith(n + '.') for n in names))))"
     )
-    return json.loads(_python(probe).strip().splitlines()[-1])
+    loaded: list[str] = json.loads(_python(probe, env).strip().splitlines()[-1])
+    return loaded
+
+
+def _heavy_after(code: str) -> list[str]:
+    return _loaded_after(code, HEAVY)
 
 
 def test_importing_the_cli_loads_no_database_settings_or_crm_code() -> None:
@@ -53,6 +89,17 @@ def test_help_lists_every_command_without_loading_them() -> None:
     for name, (_, short) in COMMANDS.items():
         assert name in listed, name
         assert " ".join(short.split()[:3]) in " ".join(out.split()), name
+
+
+@pytest.mark.parametrize("listing", LISTINGS)
+def test_a_listing_loads_nothing_it_does_not_list(listing: str, db_url: str) -> None:
+    env = dict(os.environ, CALLROUTER_DATABASE_URL=db_url, CALLROUTER_ENDPOINT_TECHNOLOGY="PJSIP")
+    env.pop("CALLROUTER_CONFIG", None)
+    code = (
+        "import contextlib, io\nfrom callrouter.cli import main\n"
+        f"with contextlib.redirect_stdout(io.StringIO()):\n    assert main({listing.split()!r}) == 0"
+    )
+    assert _loaded_after(code, NOT_FOR_LISTINGS, env) == []
 
 
 def test_the_table_agrees_with_the_commands() -> None:
