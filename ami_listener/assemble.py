@@ -109,7 +109,9 @@ def build_call(
         ended_at=_utc(ended_at),
         ring_seconds=_ring_seconds(started_at, answered_at, ended_at, abandon_seconds),
         talk_seconds=_talk_seconds(call, cdrs, answered_leg, answered_at, ended_at),
-        disposition=_disposition(answered_leg is not None, cdrs, legs),
+        disposition=_disposition(
+            answered_leg is not None, call.variables.get(dialplan.DIALSTATUS), cdrs, legs
+        ),
         answered_by=_answerer(answered_leg, classifier),
         manager_endpoint=_placed_by(direction, caller_endpoint, classifier),
         abandoned=abandoned,
@@ -426,9 +428,16 @@ def _talk_through_local(
     return 0.0
 
 
-def _disposition(answered: bool, cdrs: list[CdrRecord], legs: list[CallLeg]) -> Disposition:
+def _disposition(
+    answered: bool, router_dial_status: str | None, cdrs: list[CdrRecord], legs: list[CallLeg]
+) -> Disposition:
     if answered:
         return "ANSWERED"
+    # The router's Dial rang out: one phone behind a delayed Local leg that answered 486 has its
+    # cause (17) copied onto the caller by app_dial, whose final Cdr then says BUSY (seen on a
+    # real Asterisk 20; pjsip-local L6) although everybody else rang unanswered.
+    if router_dial_status == "NOANSWER":
+        return "NO ANSWER"
     # The caller's own final record (no DestinationChannel) is Asterisk's verdict on the call
     # (a Local `;2` half's records are its own: one still waiting ends NO ANSWER without one).
     for cdr in reversed(cdrs):

@@ -290,6 +290,22 @@ async def test_a_phone_busy_when_its_step_starts_is_never_rung(db, tmp_path):
     assert "PJSIP/104" not in legs_per_phone(call)
 
 
+async def test_a_delayed_phone_answering_busy_leaves_the_rung_out_call_no_answer(db, tmp_path):
+    # The head's phone replies 486 when its leg dials it at 20 s; everybody else rings to 40 s.
+    # app_dial copies that leg's cause 17 onto the caller, whose last Cdr says BUSY (real
+    # Asterisk 20: pjsip-local L6); the router's Dial rang out, and so does the stored call.
+    await office(db)
+    async with pbx(db, tmp_path, phones(**{"104": Phone(busy=True)})) as (sim, sink):
+        result = await sim.inbound_call(Caller(KNOWN, "Иван Петров"))
+        call = await stored_call(db, sink)
+    assert [d.args for d in result.dials] == [KNOWN_DIAL]
+    assert result.dials[0].status == "NOANSWER"
+    assert result.cdr_rows[-1]["Disposition"] == "BUSY", "Asterisk's own verdict on the caller"
+    assert variables(result)[var.DIALSTATUS] == "NOANSWER"
+    assert call.disposition == "NO ANSWER"
+    assert legs_per_phone(call) == {f"PJSIP/{ep}": 1 for ep in PHONES}
+
+
 async def test_a_busy_responsible_manager_is_never_rung_and_the_department_starts_at_once(
     db, tmp_path
 ):
