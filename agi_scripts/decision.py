@@ -21,7 +21,7 @@ from agi_scripts.env import AgiEnv
 from agi_scripts.source import DirectorySource
 from core.phones import try_normalize_phone
 from router.directory import ContactView, Directory
-from router.plan import IncomingCall, RoutePlan, plan
+from router.plan import IncomingCall, Planner, RoutePlan
 from router.settings import RoutingSettings, policy_from_settings
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,7 @@ def incoming_call(env: AgiEnv, region: str) -> IncomingCall:
 
 _DID_ARGUMENT = "did="
 _MAX_ARGS = 8
+_ARG_KEYS = tuple(f"agi_arg_{n}" for n in range(1, _MAX_ARGS + 1))
 
 
 def dialled_number(env: AgiEnv, region: str) -> str:
@@ -74,8 +75,9 @@ def dialled_number(env: AgiEnv, region: str) -> str:
     (they agree in every recorded call: the request URI's user, `7000`). E.164 when it is a
     phone number, as departments' lines are stored; else as sent, cut to 32 characters."""
     raw = ""
-    for n in range(1, _MAX_ARGS + 1):
-        argument = env.get(f"agi_arg_{n}")
+    values = env.values
+    for key in _ARG_KEYS:
+        argument = values.get(key, "")
         if argument.startswith(_DID_ARGUMENT):
             raw = argument[len(_DID_ARGUMENT) :]
             break
@@ -142,6 +144,7 @@ class RouteDecider:
         self._clock = clock
         self._budget = routing.decision_budget_ms / 1000
         self._directory: Directory | None = None
+        self._planner: Planner | None = None  # for self._directory: its steps worked out once
         self._phones = list(self._policy.fallback_targets)
         self._loaded_at = 0.0
         self._refreshing: asyncio.Task[None] | None = None
@@ -159,7 +162,7 @@ class RouteDecider:
     async def refresh(self) -> None:
         """Load the directory now (no budget: for start-up and the background loop)."""
         directory = await self._source.load_directory()
-        self._directory = directory
+        self._directory, self._planner = directory, Planner(directory, self._policy)
         self._phones = [*(m.endpoint for m in directory.managers), *self._policy.fallback_targets]
         self._loaded_at = time.monotonic()
 
@@ -240,7 +243,10 @@ class RouteDecider:
         self, call: IncomingCall, directory: Directory, contact: ContactView | None
     ) -> RoutePlan:
         """The plan for `call` now, under this decider's policy."""
-        return plan(call, directory, contact, self._clock(), self._policy)
+        planner = self._planner
+        if planner is None or planner.directory is not directory:
+            planner = Planner(directory, self._policy)
+        return planner.plan(call, contact, self._clock())
 
     def fallback(self, call: IncomingCall) -> Decision:
         """The decision when the caller could not be looked up: the default plan from the last

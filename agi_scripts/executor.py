@@ -103,9 +103,9 @@ class PlanExecutor:
         """Ask the device states of `endpoints` now, while the caller is being looked up, so the
         first Dial needs no round trip of its own (it uses these states when they cover its
         immediate phones; a later Dial asks afresh)."""
-        phones = [e for e in dict.fromkeys(endpoints) if is_dialable(e)]
-        if phones and len(phones) <= MAX_PROBED_PHONES:
-            states, self._probed_at = await self._device_states(phones)
+        phones, expression = _probe_of(endpoints)
+        if phones:
+            states, self._probed_at = await self._device_states(phones, expression)
             self._probed = dict(zip(phones, states, strict=True))
 
     async def run(self, decision: Decision) -> RouteOutcome:
@@ -133,11 +133,10 @@ class PlanExecutor:
             ready = await self._ready(planned, rung_last)
             if ready is None:
                 continue  # nobody of any step can be rung now: skipped at once
-            dial, immediate, started = ready
-            targets, rung = self._targets(dial, immediate)
+            dial, available, started = ready
             reached = dial.steps[0]
-            status = await self._dial(dial, targets)
-            rung_last = frozenset(rung)
+            status = await self._dial(dial, available)
+            rung_last = frozenset([*available, *_prepared(dial).later_phones])
             if status == "ANSWER":
                 step, manager = await self._answerer(plan, dial)
                 return _outcome(RouteResult.ANSWERED, step, manager, status)
@@ -155,9 +154,9 @@ class PlanExecutor:
         Returns the Dial, its available immediate phones and Asterisk's clock at the check."""
         current: RingDial | None = dial
         while current is not None:
-            immediate = self._dialable(r.endpoint for r in current.rings if r.offset == 0)
-            first = {r.endpoint for r in current.first_step_rings()}
-            if not first & set(immediate):
+            prepared = _prepared(current)
+            immediate, first = prepared.immediate, prepared.first
+            if not first:
                 current = current.without_first_step()
                 continue
             known, started = self._probed, self._probed_at
@@ -173,42 +172,20 @@ class PlanExecutor:
                 for endpoint, state in zip(immediate, states, strict=True)
                 if state not in BUSY_STATES or (state == LAGGING_STATE and endpoint in rung_last)
             ]
-            if first & set(available):
+            if not first.isdisjoint(available):
                 return current, available, started
             current = current.without_first_step()
         return None
 
-    def _dialable(self, endpoints: Iterable[str]) -> list[str]:
-        usable = []
-        for endpoint in endpoints:
-            if is_dialable(endpoint):
-                usable.append(endpoint)
-            else:
-                log.warning("endpoint %r is not dialable, skipped", endpoint)
-        return usable
-
-    def _targets(self, dial: RingDial, immediate: list[str]) -> tuple[list[str], list[str]]:
-        """The Dial's targets: the available immediate phones as they are, each later phone as
-        a Local leg waiting for its offset; and the phones they ring."""
-        targets, phones = list(immediate), list(immediate)
-        for ring in sorted(dial.rings, key=lambda ring: ring.offset):
-            if ring.offset == 0 or not is_dialable(ring.endpoint):
-                continue
-            target = delayed_ring_target(ring.endpoint, ring.offset)
-            if target is None:  # the schedule rings such phones at 0; never here
-                log.warning("endpoint %r cannot wait for its step, skipped", ring.endpoint)
-                continue
-            targets.append(target)
-            phones.append(ring.endpoint)
-        return targets, phones
-
-    async def _device_states(self, endpoints: list[str]) -> tuple[list[str], int | None]:
+    async def _device_states(
+        self, endpoints: Sequence[str], expression: str | None = None
+    ) -> tuple[list[str], int | None]:
         """Every phone's DEVICE_STATE and Asterisk's clock in one round trip: Asterisk evaluates
-        the whole expression `${DEVICE_STATE(A)},${DEVICE_STATE(B)},${EPOCH}` and states never
-        contain a comma. An answer that does not split into one state per phone counts as
-        UNKNOWN (rung, as Dial decides); a missing clock as unknown."""
-        parts = [f"${{DEVICE_STATE({endpoint})}}" for endpoint in endpoints]
-        reply = await self._channel.get_full_variable(",".join([*parts, _CLOCK]))
+        the whole expression `${DEVICE_STATE(A)},${DEVICE_STATE(B)},${EPOCH}` (`expression`,
+        when already built for these endpoints) and states never contain a comma. An answer
+        that does not split into one state per phone counts as UNKNOWN (rung, as Dial decides);
+        a missing clock as unknown."""
+        reply = await self._channel.get_full_variable(expression or _states_expression(endpoints))
         values = [value.strip() for value in (reply or "").upper().split(",")]
         clock = None
         if len(values) == len(endpoints) + 1:
@@ -217,10 +194,14 @@ class PlanExecutor:
             return ["UNKNOWN"] * len(endpoints), clock
         return [value or "UNKNOWN" for value in values], clock
 
-    async def _dial(self, dial: RingDial, targets: list[str]) -> str | None:
+    async def _dial(self, dial: RingDial, available: list[str]) -> str | None:
+        """One Dial: the available immediate phones as they are, each later phone as a Local
+        leg waiting for its offset."""
         self._probed, self._probed_at = None, None  # a Dial changes device states
         await self._set_step(dial.steps[0])
-        await self._channel.exec("Dial", f"{'&'.join(targets)},{dial.timeout}", self._dial_max)
+        prepared = _prepared(dial)
+        targets = "&".join([*available, *prepared.later_targets])
+        await self._channel.exec("Dial", targets + prepared.options, self._dial_max)
         status = await self._read(var.ASTERISK_DIALSTATUS)
         return status.upper() if status else None
 
@@ -278,6 +259,89 @@ class PlanExecutor:
             await self._set(values)
         except AGIError as exc:
             log.info("outcome not recorded on the channel: %s", exc.__class__.__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _PreparedDial:
+    """What the executor sends for one `RingDial`, whatever the device states: worked out once
+    per Dial of a schedule (a schedule serves every call with the same steps)."""
+
+    immediate: tuple[str, ...]  # the dialable phones at offset 0, in ring order
+    first: frozenset[str]  # those of them the Dial's first step brings in
+    later_targets: tuple[str, ...]  # each later phone's Local leg, earliest first
+    later_phones: tuple[str, ...]  # the phones those legs ring
+    options: str  # what follows the targets in the Dial's data: `,<timeout>`
+
+
+# Kept by the identity of their RingDial, with the RingDial itself (so an id is not reused
+# while its entry lives).
+_PREPARED: dict[int, tuple[RingDial, _PreparedDial]] = {}
+_PREPARED_KEPT = 256
+
+
+def _prepared(dial: RingDial) -> _PreparedDial:
+    kept = _PREPARED.get(id(dial))
+    if kept is not None and kept[0] is dial:
+        return kept[1]
+    prepared = _prepare(dial)
+    if len(_PREPARED) >= _PREPARED_KEPT:
+        _PREPARED.clear()
+    _PREPARED[id(dial)] = (dial, prepared)
+    return prepared
+
+
+def _prepare(dial: RingDial) -> _PreparedDial:
+    immediate = []
+    for endpoint in dial.immediate:
+        if is_dialable(endpoint):
+            immediate.append(endpoint)
+        else:
+            log.warning("endpoint %r is not dialable, skipped", endpoint)
+    targets, phones = [], []
+    for ring in dial.later:
+        if not is_dialable(ring.endpoint):
+            log.warning("endpoint %r is not dialable, skipped", ring.endpoint)
+            continue
+        target = delayed_ring_target(ring.endpoint, ring.offset)
+        if target is None:  # the schedule rings such phones at 0; never here
+            log.warning("endpoint %r cannot wait for its step, skipped", ring.endpoint)
+            continue
+        targets.append(target)
+        phones.append(ring.endpoint)
+    return _PreparedDial(
+        tuple(immediate),
+        dial.first_endpoints.intersection(immediate),
+        tuple(targets),
+        tuple(phones),
+        f",{dial.timeout}",
+    )
+
+
+def _states_expression(endpoints: Iterable[str]) -> str:
+    """`${DEVICE_STATE(A)},${DEVICE_STATE(B)},${EPOCH}`."""
+    return ",".join([*(f"${{DEVICE_STATE({endpoint})}}" for endpoint in endpoints), _CLOCK])
+
+
+# The early probe of a list of phones (the decider's, the same until its directory changes):
+# the dialable ones and their expression, by the phones given.
+_PROBES: dict[tuple[str, ...], tuple[tuple[str, ...], str]] = {}
+_PROBES_KEPT = 16
+
+
+def _probe_of(endpoints: Sequence[str]) -> tuple[tuple[str, ...], str]:
+    """The phones of `endpoints` to probe early (none past MAX_PROBED_PHONES) and the
+    expression that asks their states."""
+    key = endpoints if isinstance(endpoints, tuple) else tuple(endpoints)
+    kept = _PROBES.get(key)
+    if kept is None:
+        phones = tuple(e for e in dict.fromkeys(key) if is_dialable(e))
+        if len(phones) > MAX_PROBED_PHONES:
+            phones = ()
+        kept = (phones, _states_expression(phones) if phones else "")
+        if len(_PROBES) >= _PROBES_KEPT:
+            _PROBES.clear()
+        _PROBES[key] = kept
+    return kept
 
 
 def _outcome(

@@ -40,21 +40,22 @@ async def route_call(
     except Exception:
         log.exception("call %s: routing failed, handing back to the dialplan", uniqueid)
         return await _failed(session)
-    log.info(
-        "call %s routed: %s at step %s",
-        uniqueid,
-        outcome.result.value,
-        outcome.step_reached,
-        extra={
-            "event": "call_routed",
-            "caller": decision.plan.call.caller or "anonymous",
-            "lead": decision.plan.lead.value,
-            "basis": decision.basis.value,
-            "steps": len(decision.plan.steps),
-            "outcome": outcome.result.value,
-            "step": outcome.step_reached,
-        },
-    )
+    if log.isEnabledFor(logging.INFO):  # its fields are not gathered for nobody
+        log.info(
+            "call %s routed: %s at step %s",
+            uniqueid,
+            outcome.result.value,
+            outcome.step_reached,
+            extra={
+                "event": "call_routed",
+                "caller": decision.plan.call.caller or "anonymous",
+                "lead": decision.plan.lead.value,
+                "basis": decision.basis.value,
+                "steps": len(decision.plan.steps),
+                "outcome": outcome.result.value,
+                "step": outcome.step_reached,
+            },
+        )
     return outcome
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from agi_scripts.errors import AGIProtocolError
 
@@ -27,19 +28,29 @@ HANGUP_LINE = "HANGUP"
 def quote(value: str) -> str:
     """`value` as one double-quoted AGI argument: backslash and quote escaped, control characters
     (newline and carriage return included) replaced by a space, so it can never end the line."""
-    text = _CONTROL.sub(" ", value).replace("\\", "\\\\").replace('"', '\\"')
+    # A printable string has no control character: nothing to replace, no regex to run.
+    text = value if value.isprintable() else _CONTROL.sub(" ", value)
+    text = text.replace("\\", "\\\\").replace('"', '\\"')
     return f'"{text}"'
 
 
 def command_line(words: tuple[str, ...], values: tuple[str, ...] = ()) -> bytes:
     """One command, newline-terminated: `words` bare, then `values` quoted. ValueError (nothing
     sent) when a word is not safe as a bare token."""
+    bare = _bare_words(words)
+    if values:
+        bare += " " + " ".join([quote(v) for v in values])
+    return (bare + "\n").encode("utf-8")
+
+
+@functools.lru_cache(maxsize=256)
+def _bare_words(words: tuple[str, ...]) -> str:
+    """`words` joined, once checked (a session sends the same few commands call after call; the
+    check of a long `GET FULL VARIABLE` expression is then not repeated)."""
     bare = " ".join(words)
     if bare.count(" ") != len(words) - 1 or not _WORDS.fullmatch(bare):
         raise ValueError(f"not safe AGI words: {bare!r}")
-    if values:
-        bare += " " + " ".join(quote(v) for v in values)
-    return (bare + "\n").encode("utf-8")
+    return bare
 
 
 def mset_data(pairs: Sequence[tuple[str, str]]) -> str | None:
@@ -49,8 +60,9 @@ def mset_data(pairs: Sequence[tuple[str, str]]) -> str | None:
     return data if _MSET_DATA.fullmatch(data) else None
 
 
-@dataclass(frozen=True)
-class AgiResponse:
+class AgiResponse(NamedTuple):
+    """One reply line, read (a tuple: five of them are made per call)."""
+
     code: int
     result: str = ""  # the text after result=, "" when absent
     data: str | None = None  # the text in parentheses, None when absent

@@ -58,13 +58,13 @@ profiler = cProfile.Profile()
 
 
 async def _main(args: argparse.Namespace) -> None:
-    if args.profile:
-        profiler.enable()
     if args.kind == "real":
         port = await _serve_real(args.db, args.max_sessions, args.source)
     else:
         floor = await start_floor_server(args.pre, args.post)
         port = floor.sockets[0].getsockname()[1]
+    if args.profile:
+        profiler.enable()  # what serving costs, not start-up's imports and directory load
     print(f"READY {port}", flush=True)
     await asyncio.to_thread(sys.stdin.buffer.read)
     if args.profile:
@@ -84,7 +84,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-sessions", type=int, default=2000)
     parser.add_argument("--pre", type=int, default=12)
     parser.add_argument("--post", type=int, default=2)
-    parser.add_argument("--profile", default="", help="write cProfile stats here at exit")
+    parser.add_argument(
+        "--profile",
+        default="",
+        help="write cProfile stats of the serving (from READY) here at exit",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     asyncio.run(_main(args))

@@ -105,21 +105,95 @@ def plan(
     last step includes an available owner (when the policy ends with the owner step) or else the
     fallback targets (when there are any); a non-empty plan's timeouts add up to `policy.total_seconds` (the time of a
     skipped step goes to the last step, so the caller rings as long as configured).
+
+    For many calls on one directory, `Planner(directory, policy).plan(...)` gives the same plans
+    and works each set of steps out once.
     """
-    lead = _lead_status(call, contact)
-    contact_id = contact.id if contact is not None else None
-    pid = plan_id or call.uniqueid or _derived_id(call, now)
-    choice = choose_department(directory, call.did, policy.department_id)
-    department = choice.department
-    made = RoutePlan(pid, call, lead, contact_id, (), department=choice, at=now)
-    if department is not None and not department.hours.is_open(now):
-        return replace(made, after_hours=True, reason=f"{department.name} is closed")
-    responsible = _responsible(directory, contact, now)
-    steps = _build_steps(directory, policy, department, responsible, now)
-    if not steps:
-        reason = "nobody can be rung: no available manager and no fallback targets"
-        return replace(made, reason=reason)
-    return replace(made, steps=steps, reason=_why(lead, contact, responsible))
+    return Planner(directory, policy).plan(call, contact, now, plan_id)
+
+
+# Distinct department choices and step sets a Planner keeps; past that it starts again (a
+# directory has a few departments and managers; only dialled numbers vary without bound).
+_MEMO_LIMIT = 1024
+
+
+class Planner:
+    """`plan()` for one directory snapshot and policy, for call after call.
+
+    A plan's steps follow from the department, the responsible manager and who is available
+    now: the same for most calls until the directory changes. They are worked out once per such
+    combination and the same `steps` tuple is handed out again, so what is derived from the
+    steps (the ring schedule, the Dial strings) can be kept per tuple too. Who is available is
+    still asked per call (`Manager.on_shift(now)` for managers with a shift of their own).
+    """
+
+    def __init__(self, directory: Directory, policy: RoutingPolicy = DEFAULT_POLICY) -> None:
+        self.directory = directory
+        self.policy = policy
+        self._managers: dict[int, Manager] = {}
+        for manager in directory.managers:
+            self._managers.setdefault(manager.id, manager)  # the first, as Directory.manager
+        # Active managers whose availability depends on the moment (their own shift).
+        self._shifted = tuple(m for m in directory.managers if m.active and m.shift is not None)
+        self._choices: dict[str, DepartmentChoice] = {}
+        self._steps: dict[tuple[object, ...], tuple[EscalationStep, ...]] = {}
+
+    def plan(
+        self,
+        call: IncomingCall,
+        contact: ContactView | None,
+        now: datetime,
+        plan_id: str | None = None,
+    ) -> RoutePlan:
+        """As `plan(call, self.directory, contact, now, self.policy, plan_id)`."""
+        lead = _lead_status(call, contact)
+        contact_id = contact.id if contact is not None else None
+        pid = plan_id or call.uniqueid or _derived_id(call, now)
+        choice = self._choice(call.did)
+        department = choice.department
+        if department is not None and not department.hours.is_open(now):
+            reason = f"{department.name} is closed"
+            return RoutePlan(
+                pid, call, lead, contact_id, (), True, reason, department=choice, at=now
+            )
+        responsible = self._responsible(contact, now)
+        steps = self._steps_for(department, responsible, now)
+        reason = (
+            _why(lead, contact, responsible)
+            if steps
+            else "nobody can be rung: no available manager and no fallback targets"
+        )
+        return RoutePlan(pid, call, lead, contact_id, steps, False, reason, choice, now)
+
+    def _choice(self, did: str) -> DepartmentChoice:
+        choice = self._choices.get(did)
+        if choice is None:
+            choice = choose_department(self.directory, did, self.policy.department_id)
+            if len(self._choices) >= _MEMO_LIMIT:
+                self._choices.clear()
+            self._choices[did] = choice
+        return choice
+
+    def _responsible(self, contact: ContactView | None, now: datetime) -> Manager | None:
+        if contact is None or contact.responsible_manager_id is None:
+            return None
+        manager = self._managers.get(contact.responsible_manager_id)
+        return manager if _available(manager, now) else None
+
+    def _steps_for(
+        self, department: Department | None, responsible: Manager | None, now: datetime
+    ) -> tuple[EscalationStep, ...]:
+        # Identities are safe keys: the department and the manager belong to self.directory.
+        key: tuple[object, ...] = (id(department), id(responsible))
+        if self._shifted:
+            key += tuple(m.on_shift(now) for m in self._shifted)
+        steps = self._steps.get(key)
+        if steps is None:
+            steps = _build_steps(self.directory, self.policy, department, responsible, now)
+            if len(self._steps) >= _MEMO_LIMIT:
+                self._steps.clear()
+            self._steps[key] = steps
+        return steps
 
 
 def _lead_status(call: IncomingCall, contact: ContactView | None) -> LeadStatus:
@@ -135,15 +209,6 @@ def _derived_id(call: IncomingCall, now: datetime) -> str:
 
 def _available(manager: Manager | None, now: datetime) -> bool:
     return manager is not None and manager.active and manager.on_shift(now)
-
-
-def _responsible(
-    directory: Directory, contact: ContactView | None, now: datetime
-) -> Manager | None:
-    if contact is None:
-        return None
-    manager = directory.manager(contact.responsible_manager_id)
-    return manager if _available(manager, now) else None
 
 
 def _target(manager: Manager) -> Target:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from router.plan import EscalationStep, RoutePlan, Target
 
@@ -52,17 +53,21 @@ class Ring:
 
 @dataclass(frozen=True)
 class RingDial:
-    """One `Dial`: its steps in order and its phones, each once, with their start offsets."""
+    """One `Dial`: its steps in order and its phones, each once, with their start offsets.
+
+    What a Dial is asked for call after call (its timeout, its immediate and later phones, the
+    Dial without its first step) is worked out on first use and kept: one schedule serves every
+    call with the same steps (`ring_schedule`)."""
 
     start: int  # seconds from the start of the plan's first Dial
     steps: tuple[EscalationStep, ...]
     rings: tuple[Ring, ...]
 
-    @property
+    @cached_property
     def timeout(self) -> int:
         return sum(step.timeout for step in self.steps)
 
-    @property
+    @cached_property
     def offsets(self) -> tuple[int, ...]:
         """Each step's start, in seconds from the start of this Dial."""
         starts, at = [], 0
@@ -70,6 +75,21 @@ class RingDial:
             starts.append(at)
             at += step.timeout
         return tuple(starts)
+
+    @cached_property
+    def immediate(self) -> tuple[str, ...]:
+        """The endpoints rung from the Dial's start (offset 0), in ring order."""
+        return tuple(ring.endpoint for ring in self.rings if ring.offset == 0)
+
+    @cached_property
+    def later(self) -> tuple[Ring, ...]:
+        """The rings that wait for their offset, earliest first."""
+        return tuple(sorted((r for r in self.rings if r.offset > 0), key=lambda r: r.offset))
+
+    @cached_property
+    def first_endpoints(self) -> frozenset[str]:
+        """The endpoints of `first_step_rings()`."""
+        return frozenset(ring.endpoint for ring in self.first_step_rings())
 
     def step_at(self, seconds: float) -> EscalationStep:
         """The step in progress `seconds` after the Dial started (the last one past its end)."""
@@ -91,6 +111,10 @@ class RingDial:
         """The Dial as it runs when nobody of its first step can be rung: the later steps move
         up by the first one's time (lost, as a step skipped at run time always was), the first
         step's phones stay out; None when it had one step only."""
+        return self._without_first_step
+
+    @cached_property
+    def _without_first_step(self) -> RingDial | None:
         if len(self.steps) == 1:
             return None
         first = self.steps[0]
@@ -125,10 +149,28 @@ class RingSchedule:
         )
 
 
+# Schedules kept by the identity of their plan's steps, with the steps themselves (so an id is
+# not reused while its entry lives): a `Planner` hands the same steps to every call they fit.
+_SCHEDULES: dict[int, tuple[tuple[EscalationStep, ...], RingSchedule]] = {}
+_SCHEDULES_KEPT = 256
+
+
 def ring_schedule(plan: RoutePlan) -> RingSchedule:
     """The plan's Dials, phones and offsets (no Dials for a plan without steps)."""
+    steps = plan.steps
+    kept = _SCHEDULES.get(id(steps))
+    if kept is not None and kept[0] is steps:
+        return kept[1]
+    schedule = _schedule(steps)
+    if len(_SCHEDULES) >= _SCHEDULES_KEPT:
+        _SCHEDULES.clear()
+    _SCHEDULES[id(steps)] = (steps, schedule)
+    return schedule
+
+
+def _schedule(steps: tuple[EscalationStep, ...]) -> RingSchedule:
     runs: list[list[EscalationStep]] = []
-    for step in plan.steps:
+    for step in steps:
         if runs and step.keep_ringing:
             runs[-1].append(step)
         else:
