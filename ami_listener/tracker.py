@@ -18,6 +18,8 @@ Decisions (see also ami_listener/README.md):
   warning; a restart hangs every channel up, so those calls did end then.
 - A call with no events for `stale_after` seconds (its Hangup lost during a disconnect) is
   emitted the same way by `expire`.
+- Channels Asterisk makes for its own work (`core/channels.py`: a CLI function evaluation's
+  CLIEval/N, ConfBridge's announcer…) start no call: their events are ignored.
 - One bad event is logged with its content and skipped; the rest are processed.
 """
 
@@ -186,6 +188,9 @@ class CallTracker:
         if call is None:
             if uniqueid != linkedid or linkedid in self._emitted:
                 return self._ignore(linkedid)
+            if parse_channel(_require(event, "Channel")).is_internal:
+                _remember(self._ignored, linkedid)  # e.g. a CLI function evaluation: no call
+                return []
             call = self._calls[linkedid] = CallState(linkedid, started_at=at, last_event_at=at)
         elif call.ended_at is not None:
             call.ended_at = None  # a new channel joined while we waited for late Cdr

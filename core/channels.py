@@ -39,6 +39,11 @@ from router.schedule import can_wait
 from .dialplan import RING_DELAYED_CONTEXT
 
 LOCAL = "Local"
+# Channels Asterisk creates for its own work, never a call: the CLI's `dialplan eval function`
+# (CLIEval/N, main/pbx_variables.c: a Cdr, a Newchannel and a Hangup each time), the message
+# queue (Message/ast_msg_queue, main/message.c), ConfBridge's announcer and recorder (CBAnn,
+# CBRec).
+_INTERNAL_TECHNOLOGIES = frozenset({"CLIEval", "Message", "CBAnn", "CBRec"})
 
 _TECHNOLOGY = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 _HEX8 = re.compile(r"[0-9a-fA-F]{8}")
@@ -73,6 +78,11 @@ class ChannelName:
     @property
     def is_local(self) -> bool:
         return self.technology == LOCAL
+
+    @property
+    def is_internal(self) -> bool:
+        """One of Asterisk's own channels (`_INTERNAL_TECHNOLOGIES`): no caller, no phone."""
+        return self.technology in _INTERNAL_TECHNOLOGIES
 
     @property
     def pair(self) -> str | None:
