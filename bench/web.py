@@ -314,7 +314,22 @@ def serve(url: str, recordings: str, port: int, floor: bool) -> None:
                             ip_max_failures=1000),
         )  # fmt: skip
         app = Timing(create_app(settings, Database(url)))
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    # As `callrouter web` does once started (callrouter/service/runner.py): start-up's objects
+    # out of the garbage collector's walks.
+    from callrouter.service.heap import freeze_startup_objects
+
+    freeze_startup_objects()
+    # Idle connections are kept longer than uvicorn's 5 s: the users log in one after another
+    # (argon2 at its production cost), and a client idle that long would race the server
+    # closing its connection ("Server disconnected without sending a response").
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        timeout_keep_alive=120,
+    )
 
 
 def free_port() -> int:

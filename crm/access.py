@@ -179,6 +179,36 @@ async def assignable_managers(session: AsyncSession, viewer: Viewer) -> list[tup
     return [(i, n) for i, n in rows.all()]
 
 
+@dataclass(frozen=True)
+class StaffMember:
+    id: int
+    name: str
+    active: bool
+    department_id: int | None
+
+
+_ALL_MANAGERS = select(Manager.id, Manager.name, Manager.active, Manager.department_id).order_by(
+    Manager.name, Manager.id
+)
+
+
+async def all_managers(session: AsyncSession) -> list[StaffMember]:
+    """Every manager row (departed ones too), by name: for names on a page and, through
+    `in_scope`, its forms' choices — one statement for both."""
+    rows = await session.execute(_ALL_MANAGERS)
+    return [StaffMember(*row) for row in rows.all()]
+
+
+def in_scope(viewer: Viewer, staff: list[StaffMember]) -> list[StaffMember]:
+    """The members of `staff` whose records the viewer sees (the rule of `_people`, in Python):
+    `visible_managers`; its active ones are `assignable_managers`."""
+    if viewer.sees_all:
+        return list(staff)
+    if viewer.is_department_head:
+        return [m for m in staff if m.department_id == viewer.department_id]
+    return [m for m in staff if viewer.manager_id is not None and m.id == viewer.manager_id]
+
+
 async def visible_managers(session: AsyncSession, viewer: Viewer) -> list[tuple[int, str]]:
     """(id, name) of every manager whose records the viewer sees (the deals list's filter)."""
     query = select(Manager.id, Manager.name)

@@ -111,32 +111,7 @@ async def missed_board(
     found = (await session.execute(select(inner).order_by(inner.c.first, inner.c.number))).all()
     total, rows = len(found), found[:limit]
     contact_ids = [r.contact_id for r in rows if r.contact_id is not None]
-    tasks = {
-        t.contact_id: t
-        for t in (
-            await session.scalars(
-                select(Task).where(
-                    Task.contact_id.in_(contact_ids),
-                    Task.purpose == TaskPurpose.CALLBACK.value,
-                    Task.status == TaskStatus.OPEN.value,
-                )
-            )
-        ).all()
-    }
-    people = {
-        c.id: c
-        for c in (await session.scalars(select(Contact).where(Contact.id.in_(contact_ids)))).all()
-    }
-    checks = set(
-        (
-            await session.scalars(
-                select(Task.escalation_of_task_id).where(
-                    Task.escalation_of_task_id.in_([t.id for t in tasks.values()])
-                )
-            )
-        ).all()
-    )
-    names = {i: n for i, n in (await session.execute(select(Manager.id, Manager.name))).all()}
+    tasks, people, checks, names = await _details(session, contact_ids)
     entries = []
     for r in rows:
         task = tasks.get(r.contact_id)
@@ -177,6 +152,48 @@ async def missed_board(
             )
         )
     return MissedBoard(tuple(entries), total)
+
+
+async def _details(
+    session: AsyncSession, contact_ids: list[int]
+) -> tuple[dict[int, Task], dict[int, Contact], set[int | None], dict[int, str]]:
+    """For the board's clients: their open call-back tasks and contact rows (by contact id), the
+    ids of those tasks that have a check (an escalation copy), and the managers' names. Nothing
+    is asked when there are no clients (a miss from an unknown number names nobody)."""
+    if not contact_ids:
+        return {}, {}, set(), {}
+    tasks = {
+        t.contact_id: t
+        for t in (
+            await session.scalars(
+                select(Task).where(
+                    Task.contact_id.in_(contact_ids),
+                    Task.purpose == TaskPurpose.CALLBACK.value,
+                    Task.status == TaskStatus.OPEN.value,
+                )
+            )
+        ).all()
+    }
+    people = {
+        c.id: c
+        for c in (await session.scalars(select(Contact).where(Contact.id.in_(contact_ids)))).all()
+    }
+    task_ids = [t.id for t in tasks.values()]
+    checks = (
+        set(
+            (
+                await session.scalars(
+                    select(Task.escalation_of_task_id).where(
+                        Task.escalation_of_task_id.in_(task_ids)
+                    )
+                )
+            ).all()
+        )
+        if task_ids
+        else set()
+    )
+    names = {i: n for i, n in (await session.execute(select(Manager.id, Manager.name))).all()}
+    return tasks, people, checks, names
 
 
 def _aware(at: object) -> datetime:

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Integer, Select, bindparam, func, literal_column, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.worktime import local_instant
@@ -68,6 +69,78 @@ async def manager_timezone(session: AsyncSession, manager_id: int | None, defaul
     return zone or default
 
 
+def _section(number: int, limited: bool) -> Select[Any]:
+    """The open tasks of one section, soonest first (at most `limit` when `limited`), each with
+    the section's size: the index on responsible, status, due gives both, in due order, and
+    the size is an uncorrelated sub-query the database answers once."""
+    due = Task.due_at.type
+    bounds = [
+        (None, bindparam("now", type_=due)),
+        (bindparam("now", type_=due), bindparam("start_tomorrow", type_=due)),
+        (bindparam("start_tomorrow", type_=due), bindparam("end_tomorrow", type_=due)),
+    ][number]
+    where = [
+        Task.responsible_manager_id == bindparam("manager_id"),
+        Task.status == TaskStatus.OPEN.value,
+        Task.due_at < bounds[1],
+    ]
+    if bounds[0] is not None:
+        where.append(Task.due_at >= bounds[0])
+    total = select(func.count()).select_from(Task).where(*where).scalar_subquery()
+    rows = (
+        select(
+            literal_column(str(number), Integer).label("section"),
+            total.label("total"),
+            Task.id,
+            Task.type,
+            Task.purpose,
+            Task.due_at,
+            Task.comment,
+            Task.deal_id,
+            Task.contact_id,
+        )
+        .where(*where)
+        .order_by(Task.due_at, Task.id)
+    )
+    if limited:
+        rows = rows.limit(bindparam("limit"))
+    inner = rows.subquery()  # a member of UNION ALL with its own ORDER BY / LIMIT (SQLite)
+    return select(*inner.c)
+
+
+def _day_tasks(limited: bool) -> Select[Any]:
+    """One statement: the three sections' tasks (0 overdue, 1 today, 2 tomorrow), each with its
+    section's size, and the deal and client of each task shown. Bound: manager_id, now,
+    start_tomorrow, end_tomorrow (and limit). Not window functions over every open task: a
+    manager with hundreds overdue would have them all ranked on every visit."""
+    tasks = union_all(*(_section(n, limited) for n in range(3))).subquery()
+    return (
+        select(
+            tasks.c.section,
+            tasks.c.total,
+            tasks.c.id,
+            tasks.c.type,
+            tasks.c.purpose,
+            tasks.c.due_at,
+            tasks.c.comment,
+            Deal.id,
+            Deal.title,
+            Deal.status,
+            Contact.id,
+            Contact.name,
+            Contact.phone,
+        )
+        .join(Deal, Deal.id == tasks.c.deal_id)
+        .join(Contact, Contact.id == tasks.c.contact_id)
+        .order_by(tasks.c.section, tasks.c.due_at, tasks.c.id)
+    )
+
+
+# Built once: My day is every manager's home page, asked again and again.
+_DAY_TASKS = _day_tasks(limited=False)
+_DAY_TASKS_LIMITED = _day_tasks(limited=True)
+
+
 async def my_day(
     session: AsyncSession,
     manager_id: int | None,
@@ -76,67 +149,30 @@ async def my_day(
     default_timezone: str,
     lookback: timedelta = DEFAULT_LOOKBACK,
     limit: int | None = None,
+    timezone: str | None = None,
 ) -> MyDay:
     """The manager's day as of `now`; empty for someone who is no manager (an admin). With
-    `limit`, at most that many tasks per section and misses (the totals count them all)."""
-    zone_name = await manager_timezone(session, manager_id, default_timezone)
+    `limit`, at most that many tasks per section and misses (the totals count them all).
+    `timezone`: the manager's, when the caller has read it already (else it is looked up)."""
+    zone_name = timezone or await manager_timezone(session, manager_id, default_timezone)
     zone = ZoneInfo(zone_name)
     today = now.astimezone(zone).date()
     start_tomorrow = local_instant(today + timedelta(days=1), time(0), zone)
     end_tomorrow = local_instant(today + timedelta(days=2), time(0), zone)
     if manager_id is None:
         return MyDay(zone_name, today, (), (), (), (), 0)
-    # One statement: each task's section, its rank there and the section's size (window
-    # functions over the manager's open tasks, by the index on responsible, status, due), then
-    # the deal and client of the ranks shown only.
-    section = case((Task.due_at < now, 0), (Task.due_at < start_tomorrow, 1), else_=2)
-    ranked = (
-        select(
-            Task.id,
-            Task.type,
-            Task.purpose,
-            Task.due_at,
-            Task.comment,
-            Task.deal_id,
-            Task.contact_id,
-            section.label("section"),
-            func.row_number()
-            .over(partition_by=section, order_by=(Task.due_at, Task.id))
-            .label("rank"),
-            func.count().over(partition_by=section).label("total"),
-        )
-        .where(
-            Task.responsible_manager_id == manager_id,
-            Task.status == TaskStatus.OPEN.value,
-            Task.due_at < end_tomorrow,
-        )
-        .subquery()
-    )
-    query = (
-        select(
-            ranked.c.section,
-            ranked.c.total,
-            ranked.c.id,
-            ranked.c.type,
-            ranked.c.purpose,
-            ranked.c.due_at,
-            ranked.c.comment,
-            Deal.id,
-            Deal.title,
-            Deal.status,
-            Contact.id,
-            Contact.name,
-            Contact.phone,
-        )
-        .join(Deal, Deal.id == ranked.c.deal_id)
-        .join(Contact, Contact.id == ranked.c.contact_id)
-        .order_by(ranked.c.section, ranked.c.rank)
-    )
+    query = _DAY_TASKS if limit is None else _DAY_TASKS_LIMITED
+    params = {
+        "manager_id": manager_id,
+        "now": now,
+        "start_tomorrow": start_tomorrow,
+        "end_tomorrow": end_tomorrow,
+    }
     if limit is not None:
-        query = query.where(ranked.c.rank <= limit)
+        params["limit"] = limit
     sections: tuple[list[DayTask], ...] = ([], [], [])
     counts = [0, 0, 0]
-    for row in (await session.execute(query)).all():
+    for row in (await session.execute(query, params)).all():
         counts[row[0]] = row[1]
         sections[row[0]].append(DayTask(*row[2:]))
     board = await missed_board(

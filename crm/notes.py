@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.errors import InputError, MissingField
@@ -58,16 +58,20 @@ async def add_note(
     return note
 
 
+# Built once: a deal card asks it on every click.
+_DEAL_NOTES = (
+    select(DealNote.id, DealNote.created_at, DealNote.kind, DealNote.text, Manager.name, User.login)
+    .outerjoin(Manager, Manager.id == DealNote.author_manager_id)
+    .outerjoin(User, User.id == DealNote.author_user_id)
+    .where(DealNote.deal_id == bindparam("deal_id"))
+    .order_by(DealNote.created_at, DealNote.id)
+)
+
+
 async def deal_notes(session: AsyncSession, deal_id: int) -> tuple[NoteLine, ...]:
     """The deal's notes, oldest first."""
-    rows = await session.execute(
-        select(DealNote, Manager.name, User.login)
-        .outerjoin(Manager, Manager.id == DealNote.author_manager_id)
-        .outerjoin(User, User.id == DealNote.author_user_id)
-        .where(DealNote.deal_id == deal_id)
-        .order_by(DealNote.created_at, DealNote.id)
-    )
+    rows = await session.execute(_DEAL_NOTES, {"deal_id": deal_id})
     return tuple(
-        NoteLine(n.id, n.created_at, n.kind, n.text, manager or login)
-        for n, manager, login in rows.all()
+        NoteLine(note_id, at, kind, text, manager or login)
+        for note_id, at, kind, text, manager, login in rows.all()
     )

@@ -15,14 +15,15 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, outerjoin, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.errors import Duplicate, InputError, NotFound
-from models.tables import WEB_ROLES, Manager, User
+from models.tables import WEB_ROLES, Department, Manager, User
 
 ROLES = WEB_ROLES
 # These roles see records by the manager they are: an account of theirs names a manager row.
@@ -54,6 +55,8 @@ class Account:
     manager_id: int | None
     department_id: int | None
     locale: str | None
+    # The time zone of the manager's department (None: no department; the company's applies).
+    timezone: str | None = None
 
 
 def normalize_login(text: str) -> str:
@@ -286,32 +289,58 @@ async def authenticate(session: AsyncSession, login: str, password: str) -> User
     return await accept_login(session, user_id, password_hash, password)
 
 
+# What `account_of` reads: the user, their manager row and its department's time zone, in one
+# statement (the web's session check joins it to the session's row).
+ACCOUNT_COLUMNS = (
+    User.id,
+    User.login,
+    User.role,
+    User.manager_id,
+    User.locale,
+    User.active,
+    Manager.id.label("manager_row"),
+    Manager.name.label("manager_name"),
+    Manager.active.label("manager_active"),
+    Manager.department_id,
+    Department.timezone.label("department_timezone"),
+)
+
+
+def account_query(source: Any = User) -> Select[Any]:
+    """SELECT of ACCOUNT_COLUMNS from `source` (users, or a join holding users) with the
+    user's manager and its department (outer joins)."""
+    joined = outerjoin(source, Manager, Manager.id == User.manager_id).outerjoin(
+        Department, Department.id == Manager.department_id
+    )
+    return select(*ACCOUNT_COLUMNS).select_from(joined)
+
+
+def account_of(row: Any) -> Account | None:
+    """A row of `account_query()` → the account, or None if it may no longer log in."""
+    if row.id is None:  # an outer join found no user
+        return None
+    has_manager = row.manager_row is not None
+    if not row.active or (has_manager and not row.manager_active):
+        return None
+    if row.role in ROLES_WITH_MANAGER and not has_manager:
+        return None
+    return Account(
+        id=row.id,
+        login=row.login,
+        name=row.manager_name if has_manager else row.login,
+        role=row.role,
+        manager_id=row.manager_id,
+        department_id=row.department_id if has_manager else None,
+        locale=row.locale,
+        timezone=row.department_timezone if has_manager else None,
+    )
+
+
 async def load_account(session: AsyncSession, user_id: int) -> Account | None:
     """The active account by id, with its manager's name and department; None if it may no
     longer log in."""
-    found = (
-        await session.execute(
-            select(User, Manager)
-            .outerjoin(Manager, Manager.id == User.manager_id)
-            .where(User.id == user_id)
-        )
-    ).first()
-    if found is None:
-        return None
-    user, manager = found[0], found[1]
-    if not user.active or (manager is not None and not manager.active):
-        return None
-    if user.role in ROLES_WITH_MANAGER and manager is None:
-        return None
-    return Account(
-        id=user.id,
-        login=user.login,
-        name=manager.name if manager is not None else user.login,
-        role=user.role,
-        manager_id=user.manager_id,
-        department_id=manager.department_id if manager is not None else None,
-        locale=user.locale,
-    )
+    found = (await session.execute(account_query().where(User.id == user_id))).first()
+    return None if found is None else account_of(found)
 
 
 async def count_users(session: AsyncSession) -> int:

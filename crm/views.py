@@ -13,8 +13,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from crm.notes import NoteLine, deal_notes
 from models.errors import NotFound
@@ -166,62 +167,28 @@ async def deal_card(
     *,
     recordings_dir: Path | None = None,
     min_talk: float = 10.0,
+    scope: ColumnElement[bool] | None = None,
+    names: dict[int, str] | None = None,
 ) -> DealCard:
     """The deal with its contact, status history, tasks and calls; NotFound if there is none.
 
     With `recordings_dir`, each call says whether its recording file is missing on disk;
     answered calls shorter than `min_talk` seconds are listed as attempts on the misses and
-    call-backs they followed."""
+    call-backs they followed. `scope` (crm.access.deal_filter): a deal outside it is NotFound
+    too, checked in the card's first statement. `names`: every manager's name by id, when the
+    caller has them already."""
     # Rows of columns, not ORM objects, and the deal with its contact in one statement: a card is
     # asked for on every click, and each statement and loaded object costs the one event loop.
-    deal = (
-        await session.execute(
-            select(
-                Deal.id,
-                Deal.title,
-                Deal.status,
-                Deal.source,
-                Deal.responsible_manager_id,
-                Deal.created_at,
-                Contact.id.label("contact_id"),
-                Contact.phone.label("contact_phone"),
-                Contact.name.label("contact_name"),
-            )
-            .join(Contact, Contact.id == Deal.contact_id)
-            .where(Deal.id == deal_id)
-        )
-    ).first()
+    head = _DEAL_HEAD if scope is None else _DEAL_HEAD.where(scope)
+    deal = (await session.execute(head, {"deal_id": deal_id})).first()
     if deal is None:
         raise NotFound(f"no deal #{deal_id}")
     contact = CardContact(deal.contact_id, deal.contact_phone, deal.contact_name)
-    names = await _manager_names(session)
-    history = (
-        await session.execute(
-            select(
-                DealStatusChange.changed_at,
-                DealStatusChange.from_status,
-                DealStatusChange.to_status,
-                DealStatusChange.changed_by,
-                DealStatusChange.kind,
-                DealStatusChange.from_manager_id,
-                DealStatusChange.to_manager_id,
-            )
-            .where(DealStatusChange.deal_id == deal.id)
-            .order_by(DealStatusChange.id)
-        )
-    ).all()
-    tasks = await session.execute(
-        select(*_TASK_COLUMNS).where(Task.deal_id == deal.id).order_by(Task.id)
-    )
-    # Two index look-ups, not an OR the planner may answer by scanning every call in time order.
-    mine = (
-        select(Call.id)
-        .where(Call.deal_id == deal.id)
-        .union_all(select(Call.id).where(Call.contact_id == contact.id))
-    )
-    calls = await session.execute(
-        select(*_CALL_COLUMNS).where(Call.id.in_(mine)).order_by(Call.started_at, Call.id)
-    )
+    if names is None:
+        names = await _manager_names(session)
+    history = (await session.execute(_DEAL_HISTORY, {"deal_id": deal.id})).all()
+    tasks = await session.execute(_DEAL_TASKS, {"deal_id": deal.id})
+    calls = await session.execute(_DEAL_CALLS, {"deal_id": deal.id, "contact_id": contact.id})
     task_lines, call_lines = _tasks_and_calls(
         tasks.all(), calls.all(), names, recordings_dir, min_talk
     )
@@ -283,6 +250,50 @@ _CALL_COLUMNS = (
     Call.recovered_at,
     Call.contact_id,
     Call.answered_at,
+)
+
+# The card's statements, built once (a card is asked for on every click, and
+# building a statement costs more CPU than the database takes to answer it).
+_DEAL_HEAD = (
+    select(
+        Deal.id,
+        Deal.title,
+        Deal.status,
+        Deal.source,
+        Deal.responsible_manager_id,
+        Deal.created_at,
+        Contact.id.label("contact_id"),
+        Contact.phone.label("contact_phone"),
+        Contact.name.label("contact_name"),
+    )
+    .join(Contact, Contact.id == Deal.contact_id)
+    .where(Deal.id == bindparam("deal_id"))
+)
+_DEAL_HISTORY = (
+    select(
+        DealStatusChange.changed_at,
+        DealStatusChange.from_status,
+        DealStatusChange.to_status,
+        DealStatusChange.changed_by,
+        DealStatusChange.kind,
+        DealStatusChange.from_manager_id,
+        DealStatusChange.to_manager_id,
+    )
+    .where(DealStatusChange.deal_id == bindparam("deal_id"))
+    .order_by(DealStatusChange.id)
+)
+_DEAL_TASKS = select(*_TASK_COLUMNS).where(Task.deal_id == bindparam("deal_id")).order_by(Task.id)
+# Two index look-ups, not an OR the planner may answer by scanning every call in time order.
+_DEAL_CALLS = (
+    select(*_CALL_COLUMNS)
+    .where(
+        Call.id.in_(
+            select(Call.id)
+            .where(Call.deal_id == bindparam("deal_id"))
+            .union_all(select(Call.id).where(Call.contact_id == bindparam("contact_id")))
+        )
+    )
+    .order_by(Call.started_at, Call.id)
 )
 
 

@@ -10,8 +10,8 @@ catalog installed), built once. Every template gets:
   "1:02:03"), `number` (12 345), `percent` (0.125 → "12,5 %"), `phone` (E.164 → "+7 916 123-45-67").
 
 Speed (issue #16: a page of a hundred rows renders in a few milliseconds): babel's Locale objects
-are parsed once per language, phone numbers are formatted once per number (a bounded cache), and
-the CSRF hidden input is built once per page, not once per form.
+are parsed once per language, phone numbers and date-times are formatted once per value (bounded
+caches), and the CSRF hidden input is built once per page, not once per form.
 """
 
 from __future__ import annotations
@@ -50,7 +50,14 @@ def _zone(ctx: Any, tz: str | None) -> ZoneInfo:
 def _dt(ctx: Any, value: datetime | None, format: str = "medium", tz: str | None = None) -> str:
     if value is None:
         return ""
-    return format_datetime(value, format, tzinfo=_zone(ctx, tz), locale=_locale(ctx["lang"]))
+    return _format_datetime(value, format, tz or ctx.get("timezone") or "UTC", ctx["lang"])
+
+
+@lru_cache(maxsize=16384)
+def _format_datetime(value: datetime, format: str, zone: str, lang: str) -> str:
+    """babel's format_datetime (tens of microseconds a call), once per moment shown: a page
+    asked again shows the same deadlines and calls."""
+    return format_datetime(value, format, tzinfo=ZoneInfo(zone), locale=_locale(lang))
 
 
 @pass_context

@@ -29,7 +29,6 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from crm.users import load_account
 from models.db import Database
 
 from .i18n import choose_locale, translate
@@ -37,7 +36,7 @@ from .sessions import (
     CookieSigner,
     Lifetime,
     delete_session_id,
-    find_session,
+    find_session_account,
     is_expired,
     needs_touch,
     touch_session,
@@ -214,8 +213,8 @@ class WebGate:
         token = self.session_signer.unsign(request.cookies.get(SESSION_COOKIE))
         if token is not None:
             async with self.database.reader() as s:
-                found = await find_session(s, token)
-                user = await load_account(s, found.user_id) if found is not None else None
+                stored = await find_session_account(s, token)
+            found, user = stored if stored is not None else (None, None)
             if found is not None and (user is None or is_expired(found, now, self.lifetime)):
                 async with self.database.transaction() as s:
                     await delete_session_id(s, found.id)

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature, Signer
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, outerjoin, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.tables import LoginAttempt, WebSession
+from crm.users import Account, account_of, account_query
+from models.tables import LoginAttempt, User, WebSession
 
 # Touching `last_seen_at` at most this often: most requests then write nothing.
 TOUCH_EVERY = timedelta(seconds=60)
@@ -74,12 +75,38 @@ async def create_session(session: AsyncSession, user_id: int, now: datetime) -> 
     return token, csrf
 
 
-async def find_session(session: AsyncSession, token: str) -> ActiveSession | None:
-    """The stored session of this token, live or not (a read: no lock taken on SQLite)."""
-    row = await session.get(WebSession, token_id(token))
+# The check every request makes, built once (its construction and cache key cost more CPU
+# than SQLite takes to answer it).
+_SESSION_WITH_ACCOUNT = (
+    account_query(outerjoin(WebSession, User, User.id == WebSession.user_id))
+    .add_columns(
+        WebSession.id.label("session_id"),
+        WebSession.user_id.label("session_user_id"),
+        WebSession.csrf_secret.label("csrf_secret"),
+        WebSession.created_at.label("session_created_at"),
+        WebSession.last_seen_at.label("last_seen_at"),
+    )
+    .where(WebSession.id == bindparam("session_id"))
+)
+
+
+async def find_session_account(
+    session: AsyncSession, token: str
+) -> tuple[ActiveSession, Account | None] | None:
+    """The stored session of this token (live or not) and its account (None if it may no longer
+    log in), in one statement."""
+    found = await session.execute(_SESSION_WITH_ACCOUNT, {"session_id": token_id(token)})
+    row = found.first()
     if row is None:
         return None
-    return ActiveSession(row.id, row.user_id, row.csrf_secret, row.created_at, row.last_seen_at)
+    stored = ActiveSession(
+        row.session_id,
+        row.session_user_id,
+        row.csrf_secret,
+        row.session_created_at,
+        row.last_seen_at,
+    )
+    return stored, account_of(row)
 
 
 def is_expired(found: ActiveSession, now: datetime, lifetime: Lifetime) -> bool:

@@ -38,7 +38,7 @@ async def contact_list(request: Request) -> Response:
         found=found,
         q=q,
         page_link=page_link,
-        timezone=await user_zone(request),
+        timezone=user_zone(request),
     )
 
 
@@ -65,7 +65,7 @@ async def contact_card(request: Request) -> Response:
         visible_deals=visible_deals,
         now_at=now(request),
         words=words(request),
-        timezone=await user_zone(request),
+        timezone=user_zone(request),
     )
 
 

@@ -19,7 +19,6 @@ from callrouter.web.auth import current_user, viewer
 from callrouter.web.i18n import gettext
 from callrouter.web.security import safe_next
 from crm.access import Viewer
-from crm.my_day import manager_timezone
 from models.db import Database
 from models.values import TaskType
 
@@ -40,12 +39,11 @@ def now(request: Request) -> datetime:
     return clock() if clock is not None else datetime.now(UTC)
 
 
-async def user_zone(request: Request) -> str:
+def user_zone(request: Request) -> str:
     """The time zone the user reads and types times in: their department's, else the
-    company's (settings `timezone`)."""
-    user = current_user(request)
-    async with database(request).reader() as s:
-        return await manager_timezone(s, user.manager_id, settings(request).timezone)
+    company's (settings `timezone`). Read with the session check (no query of its own)."""
+    zone: str = current_user(request).timezone or settings(request).timezone
+    return zone
 
 
 def record_id(request: Request, name: str) -> int | None:

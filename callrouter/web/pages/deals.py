@@ -21,7 +21,7 @@ from callrouter.web.i18n import gettext
 from callrouter.web.render import not_found, render
 from crm import access, deals, notes, tasks, views
 from crm.listing import search_deals
-from models.errors import InputError, MissingField
+from models.errors import InputError, MissingField, NotFound
 from models.tables import Manager
 
 from .crm_common import (
@@ -76,7 +76,7 @@ async def deal_list(request: Request) -> Response:
         managers=managers,
         page_link=page_link,
         words=words(request),
-        timezone=await user_zone(request),
+        timezone=user_zone(request),
     )
 
 
@@ -91,17 +91,22 @@ async def show_card(
     v = viewer(request)
     conf = settings(request)
     async with database(request).reader() as s:
-        if not await access.may_see_deal(s, v, deal_id):
+        staff = await access.all_managers(s)
+        try:
+            card = await views.deal_card(
+                s,
+                deal_id,
+                recordings_dir=conf.recordings_dir,
+                min_talk=conf.leads.recovery_min_talk_seconds,
+                scope=access.deal_filter(v),
+                names={m.id: m.name for m in staff},
+            )
+        except NotFound:
             return not_found(request)
-        card = await views.deal_card(
-            s,
-            deal_id,
-            recordings_dir=conf.recordings_dir,
-            min_talk=conf.leads.recovery_min_talk_seconds,
-        )
-        assignable = await access.assignable_managers(s, v)
-        scope = {i for i, _ in await access.visible_managers(s, v)}
-    zone = await user_zone(request)
+    visible = access.in_scope(v, staff)
+    assignable = [(m.id, m.name) for m in visible if m.active]
+    scope = {m.id for m in visible}
+    zone = user_zone(request)
     actionable = {
         t.id for t in card.tasks if t.status == "open" and (v.sees_all or t.responsible_id in scope)
     }
@@ -188,7 +193,7 @@ async def add_task(request: Request) -> Response:
         return not_found(request)
     form = await request.form()
     v = viewer(request)
-    zone = await user_zone(request)
+    zone = user_zone(request)
     at = now(request)
     _label, manager_id, _user_id = actor(request)
     db = database(request)

@@ -39,7 +39,7 @@ async def missed_page(request: Request) -> Response:
         now_at=at,
         words=words(request),
         age=lambda seconds: age_text(request, seconds),
-        timezone=await user_zone(request),
+        timezone=user_zone(request),
     )
 
 

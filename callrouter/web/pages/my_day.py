@@ -19,7 +19,7 @@ from callrouter.web.auth import current_user
 from callrouter.web.render import render
 from crm.my_day import my_day
 
-from .crm_common import age_text, database, local_input, now, settings, words
+from .crm_common import age_text, database, local_input, now, settings, user_zone, words
 
 SECTION_LIMIT = 20
 
@@ -37,6 +37,7 @@ async def show_day(request: Request, *, status_code: int = 200, **extra: Any) ->
             default_timezone=conf.timezone,
             lookback=timedelta(days=conf.report.unrecovered_lookback_days),
             limit=None if show_all else SECTION_LIMIT,
+            timezone=user_zone(request),
         )
     return render(
         request,

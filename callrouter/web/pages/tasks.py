@@ -69,7 +69,7 @@ async def task_reschedule(request: Request) -> Response:
     back = next_target(form, "/my-day")
     due_text = str(form.get("due") or "").strip()
     reason = str(form.get("reason") or "")
-    zone = await user_zone(request)
+    zone = user_zone(request)
     at = now(request)
     due = parse_local(due_text, zone)
     db = database(request)
