@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from asterisk_sim.transcripts import transcripts_dir
 from core.channels import ChannelName, endpoint_of, parse_channel
+from core.dialplan import RING_DELAYED_CONTEXT
 
 TRANSCRIPTS = transcripts_dir(Path(__file__).resolve().parents[2])
 _HEADER = re.compile(rb"^(?:Channel|DestChannel|LocalOneChannel|LocalTwoChannel): (.+?)\r?$", re.M)
@@ -85,9 +86,14 @@ def test_every_channel_asterisk_named_in_the_lab() -> None:
     for name in names:
         channel = parse_channel(name)
         assert str(channel) == name
+        if channel.is_internal:  # CLIEval/4: Asterisk's own counter, no hex suffix, no call
+            assert channel.suffix == "" and channel.half is None, name
+            endpoints.add(channel.endpoint)
+            continue
         assert re.fullmatch(r"[0-9a-f]{8}", channel.suffix), name
         if channel.is_local:
-            assert channel.half in (1, 2) and channel.context == "ring-delayed", name
+            assert channel.half in (1, 2), name
+            assert channel.context in ("ring-delayed", RING_DELAYED_CONTEXT), name
         else:
             assert channel.half is None, name
         endpoints.add(channel.endpoint)
@@ -96,6 +102,11 @@ def test_every_channel_asterisk_named_in_the_lab() -> None:
         *(f"PJSIP/{n}" for n in ("carrier", "101", "102", "103", "201", "202")),
         "Local/3-103@ring-delayed",
         "Local/6-202@ring-delayed",
+        # callrouter's own plan on a real Asterisk (callrouter-real/)
+        f"Local/4-PJSIP-102@{RING_DELAYED_CONTEXT}",
+        f"Local/7-PJSIP-103@{RING_DELAYED_CONTEXT}",
+        f"Local/10-PJSIP-202@{RING_DELAYED_CONTEXT}",
+        "CLIEval/4",
     }
 
 
