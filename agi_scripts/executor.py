@@ -25,6 +25,7 @@ from agi_scripts.errors import AGIError, AGIHangup
 from core import dialplan as var
 from core.channels import delayed_ring_target
 from core.phonebook import PhoneBook
+from router.memo import IdentityMemo
 from router.plan import EscalationStep, RoutePlan
 from router.schedule import RingDial, ring_schedule
 
@@ -273,23 +274,6 @@ class _PreparedDial:
     options: str  # what follows the targets in the Dial's data: `,<timeout>`
 
 
-# Kept by the identity of their RingDial, with the RingDial itself (so an id is not reused
-# while its entry lives).
-_PREPARED: dict[int, tuple[RingDial, _PreparedDial]] = {}
-_PREPARED_KEPT = 256
-
-
-def _prepared(dial: RingDial) -> _PreparedDial:
-    kept = _PREPARED.get(id(dial))
-    if kept is not None and kept[0] is dial:
-        return kept[1]
-    prepared = _prepare(dial)
-    if len(_PREPARED) >= _PREPARED_KEPT:
-        _PREPARED.clear()
-    _PREPARED[id(dial)] = (dial, prepared)
-    return prepared
-
-
 def _prepare(dial: RingDial) -> _PreparedDial:
     immediate = []
     for endpoint in dial.immediate:
@@ -315,6 +299,10 @@ def _prepare(dial: RingDial) -> _PreparedDial:
         tuple(phones),
         f",{dial.timeout}",
     )
+
+
+# A schedule serves every call with the same steps, and so does each of its Dials, prepared once.
+_prepared = IdentityMemo(_prepare)
 
 
 def _states_expression(endpoints: Iterable[str]) -> str:

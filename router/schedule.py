@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 
+from router.memo import IdentityMemo
 from router.plan import EscalationStep, RoutePlan, Target
 
 # What a Local extension can carry as `<delay>-<TECH>-<resource>`: no `@`, `/`, `&`, `,`.
@@ -149,23 +150,9 @@ class RingSchedule:
         )
 
 
-# Schedules kept by the identity of their plan's steps, with the steps themselves (so an id is
-# not reused while its entry lives): a `Planner` hands the same steps to every call they fit.
-_SCHEDULES: dict[int, tuple[tuple[EscalationStep, ...], RingSchedule]] = {}
-_SCHEDULES_KEPT = 256
-
-
 def ring_schedule(plan: RoutePlan) -> RingSchedule:
     """The plan's Dials, phones and offsets (no Dials for a plan without steps)."""
-    steps = plan.steps
-    kept = _SCHEDULES.get(id(steps))
-    if kept is not None and kept[0] is steps:
-        return kept[1]
-    schedule = _schedule(steps)
-    if len(_SCHEDULES) >= _SCHEDULES_KEPT:
-        _SCHEDULES.clear()
-    _SCHEDULES[id(steps)] = (steps, schedule)
-    return schedule
+    return _schedule_of_steps(plan.steps)
 
 
 def _schedule(steps: tuple[EscalationStep, ...]) -> RingSchedule:
@@ -193,3 +180,7 @@ def _dial(start: int, steps: tuple[EscalationStep, ...]) -> RingDial:
                 rings[target.endpoint] = Ring(target, step, at, offset)
         offset += step.timeout
     return RingDial(start, steps, tuple(rings.values()))
+
+
+# A `Planner` hands the same steps tuple to every call it fits: one schedule serves them all.
+_schedule_of_steps = IdentityMemo(_schedule)
