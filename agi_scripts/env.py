@@ -104,8 +104,7 @@ def parse_env_line(line: str) -> tuple[str, str] | None:
 
 def parse_env(block: bytes, line_limit: int) -> AgiEnv:
     """The environment from its raw lines, up to the first blank one (decoded once: bytes that
-    are not UTF-8 become U+FFFD; a newline byte never sits inside a UTF-8 sequence). Each line
-    is read as `parse_env_line` reads it, inline: this runs for every call."""
+    are not UTF-8 become U+FFFD; a newline byte never sits inside a UTF-8 sequence)."""
     values: dict[str, str] = {}
     lines = block.decode("utf-8", errors="replace").split("\n")
     if len(lines) > MAX_ENV_LINES + 1:
@@ -116,10 +115,9 @@ def parse_env(block: bytes, line_limit: int) -> AgiEnv:
         line = line.rstrip("\r\n")
         if not line:
             break
-        key, sep, value = line.partition(":")
-        key = key.strip()
-        if sep and key:
-            values[key] = value[1:] if value.startswith(" ") else value
+        parsed = parse_env_line(line)
+        if parsed is not None:
+            values[parsed[0]] = parsed[1]
     return AgiEnv(values)
 
 

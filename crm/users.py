@@ -336,12 +336,5 @@ def account_of(row: Any) -> Account | None:
     )
 
 
-async def load_account(session: AsyncSession, user_id: int) -> Account | None:
-    """The active account by id, with its manager's name and department; None if it may no
-    longer log in."""
-    found = (await session.execute(account_query().where(User.id == user_id))).first()
-    return None if found is None else account_of(found)
-
-
 async def count_users(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(User)) or 0)
