@@ -19,6 +19,7 @@ from typing import Protocol
 
 from agi_scripts.env import AgiEnv
 from agi_scripts.source import DirectorySource
+from core.phones import prepare as prepare_phone_numbers
 from core.phones import try_normalize_phone
 from router.directory import ContactView, Directory
 from router.plan import IncomingCall, Planner, RoutePlan
@@ -141,6 +142,8 @@ class RouteDecider:
         self._routing = routing
         self._policy = policy_from_settings(routing)
         self._region = region
+        # libphonenumber is imported on first use: here, not inside the first caller's budget.
+        prepare_phone_numbers(region)
         self._clock = clock
         self._budget = routing.decision_budget_ms / 1000
         self._directory: Directory | None = None

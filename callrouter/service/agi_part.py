@@ -12,7 +12,6 @@ from agi_scripts.file_source import FileDirectorySource
 from agi_scripts.source import DirectorySource
 from callrouter import metrics
 from callrouter.listen import cannot_listen
-from core.phones import prepare as prepare_phone_numbers
 from core.settings import Settings
 
 from .decider import SwappableDecider
@@ -66,7 +65,6 @@ class AgiPart:
         self.decider = SwappableDecider(
             self._new_decider(settings), settings.routing.directory_refresh_seconds
         )
-        prepare_phone_numbers(settings.default_region)  # libphonenumber is imported on first use
         try:
             await self.decider.refresh()  # warm: the first call should not pay for it
         except Exception as exc:
