@@ -9,6 +9,8 @@
 
 The filters are SQL conditions (`deal_filter` …) for listings, and `may_see_*` for one record;
 a record outside the scope is, for the pages, a record that does not exist (404, nothing named).
+With `bound=True` a filter names the viewer through bind parameters (`scope_params`), so one
+statement per kind of viewer (`scope_kind`) is built once and serves everyone of that kind.
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exists, false, or_, select
+from sqlalchemy import bindparam, exists, false, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from models.tables import Call, CallLeg, Contact, Deal, Manager, Task
 
@@ -44,16 +46,44 @@ class Viewer:
         return self.role == "head_of_sales" and self.department_id is not None
 
 
-def _people(viewer: Viewer) -> Any:
-    """The managers whose records the viewer sees, as something `.in_()` takes; None: all."""
+SCOPE_MANAGER = "scope_manager_id"
+SCOPE_DEPARTMENT = "scope_department_id"
+
+
+def scope_kind(viewer: Viewer) -> str:
+    """ "all", "department", "manager" or "nobody" (a non-owner with no manager)."""
     if viewer.sees_all:
-        return None
+        return "all"
     if viewer.is_department_head:
-        return select(Manager.id).where(Manager.department_id == viewer.department_id)
-    return [viewer.manager_id] if viewer.manager_id is not None else []
+        return "department"
+    return "manager" if viewer.manager_id is not None else "nobody"
+
+
+def scope_params(viewer: Viewer) -> dict[str, int]:
+    """The values of a `bound=True` filter's parameters for this viewer."""
+    kind = scope_kind(viewer)
+    if kind == "department":
+        return {SCOPE_DEPARTMENT: viewer.department_id}  # type: ignore[dict-item]
+    return {SCOPE_MANAGER: viewer.manager_id} if kind == "manager" else {}  # type: ignore[dict-item]
+
+
+def _people(viewer: Viewer, bound: bool = False) -> Any:
+    """The managers whose records the viewer sees, as something `.in_()` takes (or, `bound`,
+    one bind parameter for a manager); None: all."""
+    kind = scope_kind(viewer)
+    if kind == "all":
+        return None
+    if kind == "department":
+        department = bindparam(SCOPE_DEPARTMENT) if bound else viewer.department_id
+        return select(Manager.id).where(Manager.department_id == department)
+    if kind == "nobody":
+        return []
+    return bindparam(SCOPE_MANAGER) if bound else [viewer.manager_id]
 
 
 def _in(column: Any, people: Any) -> ColumnElement[bool]:
+    if isinstance(people, BindParameter):
+        return column == people  # type: ignore[no-any-return]
     if isinstance(people, list) and not people:
         return false()
     if isinstance(people, list) and len(people) == 1:
@@ -67,12 +97,14 @@ def deal_filter(viewer: Viewer) -> ColumnElement[bool] | None:
     return None if people is None else _in(Deal.responsible_manager_id, people)
 
 
-def contact_filter(viewer: Viewer, *, one: bool = False) -> ColumnElement[bool] | None:
+def contact_filter(
+    viewer: Viewer, *, one: bool = False, bound: bool = False
+) -> ColumnElement[bool] | None:
     """The clients the viewer sees: responsible in scope, or one of their deals is.
 
     `one`: the form for checking a single row (a correlated EXISTS), not for a listing (an IN
     over the viewer's deals, computed once)."""
-    people = _people(viewer)
+    people = _people(viewer, bound)
     if people is None:
         return None
     held = (
@@ -97,10 +129,10 @@ def task_filter(viewer: Viewer, *, one: bool = False) -> ColumnElement[bool] | N
     return or_(_in(Task.responsible_manager_id, people), of_deal)
 
 
-def task_action_filter(viewer: Viewer) -> ColumnElement[bool] | None:
+def task_action_filter(viewer: Viewer, *, bound: bool = False) -> ColumnElement[bool] | None:
     """The tasks the viewer may close or reschedule: those held by someone in their scope (a
     manager does not close the head's check on their own call-back)."""
-    people = _people(viewer)
+    people = _people(viewer, bound)
     return None if people is None else _in(Task.responsible_manager_id, people)
 
 

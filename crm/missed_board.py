@@ -11,15 +11,17 @@ columns on that task.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Select, and_, bindparam, exists, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from crm.access import Viewer, contact_filter, task_action_filter
+from crm.access import Viewer, contact_filter, scope_kind, scope_params, task_action_filter
 from crm.callbacks import EscalationMode, escalation_mode
+from models.fast_reads import FastReader
 from models.tables import Call, Contact, Manager, Task
 from models.values import TaskPurpose, TaskStatus
 
@@ -64,19 +66,20 @@ def _open_callback() -> ColumnElement[bool]:
     return and_(Task.purpose == TaskPurpose.CALLBACK.value, Task.status == TaskStatus.OPEN.value)
 
 
-async def missed_board(
-    session: AsyncSession,
-    viewer: Viewer,
-    now: datetime,
-    *,
-    lookback: timedelta = DEFAULT_LOOKBACK,
-    limit: int = BOARD_LIMIT,
-) -> MissedBoard:
-    """The unreturned misses the viewer sees: of their clients, or whose call-back they hold."""
+@functools.cache
+def _board_statement(kind: str) -> Select[Any]:
+    """The unreturned misses since `:since`, one row per number, oldest first, for a viewer of
+    this `access.scope_kind` (their ids bound by `access.scope_params`): built once per kind."""
+    viewer = {
+        "all": Viewer("owner"),
+        "department": Viewer("head_of_sales", 0, 0),
+        "manager": Viewer("manager", 0),
+        "nobody": Viewer("manager"),
+    }[kind]
     scope = []
     if not viewer.sees_all:
-        holders = task_action_filter(viewer)
-        clients = contact_filter(viewer, one=True)
+        holders = task_action_filter(viewer, bound=True)
+        clients = contact_filter(viewer, one=True, bound=True)
         assert holders is not None and clients is not None
         # Checked for each missed call of the window (a few hundred), never by listing every
         # client of the viewer first.
@@ -100,7 +103,7 @@ async def missed_board(
             Call.missed.is_(True),
             Call.external_number.is_not(None),
             Call.recovered_at.is_(None),
-            Call.started_at >= now - lookback,
+            Call.started_at >= bindparam("since", type_=Call.started_at.type),
             *scope,
         )
         # Grouped by expressions no index has, so the planner reads the window by time instead
@@ -108,10 +111,24 @@ async def missed_board(
         .group_by(func.coalesce(Call.external_number, ""), func.coalesce(Call.contact_id, 0))
     )
     inner = grouped.subquery()
-    found = (await session.execute(select(inner).order_by(inner.c.first, inner.c.number))).all()
+    return select(inner).order_by(inner.c.first, inner.c.number)
+
+
+async def missed_board(
+    reads: FastReader,
+    viewer: Viewer,
+    now: datetime,
+    *,
+    lookback: timedelta = DEFAULT_LOOKBACK,
+    limit: int = BOARD_LIMIT,
+) -> MissedBoard:
+    """The unreturned misses the viewer sees: of their clients, or whose call-back they hold."""
+    found = await reads.rows(
+        _board_statement(scope_kind(viewer)), {"since": now - lookback, **scope_params(viewer)}
+    )
     total, rows = len(found), found[:limit]
     contact_ids = [r.contact_id for r in rows if r.contact_id is not None]
-    tasks, people, checks, names = await _details(session, contact_ids)
+    tasks, people, checks, names = await _details(reads, contact_ids)
     entries = []
     for r in rows:
         task = tasks.get(r.contact_id)
@@ -154,45 +171,45 @@ async def missed_board(
     return MissedBoard(tuple(entries), total)
 
 
+_CALLBACK_TASKS = select(
+    Task.id,
+    Task.contact_id,
+    Task.deal_id,
+    Task.responsible_manager_id,
+    Task.due_at,
+    Task.escalated_at,
+    Task.escalated_from_manager_id,
+    Task.escalated_to_manager_id,
+).where(
+    Task.contact_id.in_(bindparam("contact_ids", expanding=True)),
+    Task.purpose == TaskPurpose.CALLBACK.value,
+    Task.status == TaskStatus.OPEN.value,
+)
+_CONTACTS = select(Contact.id, Contact.name, Contact.responsible_manager_id).where(
+    Contact.id.in_(bindparam("contact_ids", expanding=True))
+)
+_CHECKS = select(Task.escalation_of_task_id).where(
+    Task.escalation_of_task_id.in_(bindparam("task_ids", expanding=True))
+)
+_NAMES = select(Manager.id, Manager.name)
+
+
 async def _details(
-    session: AsyncSession, contact_ids: list[int]
-) -> tuple[dict[int, Task], dict[int, Contact], set[int | None], dict[int, str]]:
+    reads: FastReader, contact_ids: list[int]
+) -> tuple[dict[int, Any], dict[int, Any], set[int | None], dict[int, str]]:
     """For the board's clients: their open call-back tasks and contact rows (by contact id), the
     ids of those tasks that have a check (an escalation copy), and the managers' names. Nothing
     is asked when there are no clients (a miss from an unknown number names nobody)."""
     if not contact_ids:
         return {}, {}, set(), {}
-    tasks = {
-        t.contact_id: t
-        for t in (
-            await session.scalars(
-                select(Task).where(
-                    Task.contact_id.in_(contact_ids),
-                    Task.purpose == TaskPurpose.CALLBACK.value,
-                    Task.status == TaskStatus.OPEN.value,
-                )
-            )
-        ).all()
-    }
-    people = {
-        c.id: c
-        for c in (await session.scalars(select(Contact).where(Contact.id.in_(contact_ids)))).all()
-    }
+    ids = {"contact_ids": contact_ids}
+    tasks = {t.contact_id: t for t in await reads.rows(_CALLBACK_TASKS, ids)}
+    people = {c.id: c for c in await reads.rows(_CONTACTS, ids)}
     task_ids = [t.id for t in tasks.values()]
     checks = (
-        set(
-            (
-                await session.scalars(
-                    select(Task.escalation_of_task_id).where(
-                        Task.escalation_of_task_id.in_(task_ids)
-                    )
-                )
-            ).all()
-        )
-        if task_ids
-        else set()
+        {r[0] for r in await reads.rows(_CHECKS, {"task_ids": task_ids})} if task_ids else set()
     )
-    names = {i: n for i, n in (await session.execute(select(Manager.id, Manager.name))).all()}
+    names = {i: n for i, n in await reads.rows(_NAMES)}
     return tasks, people, checks, names
 
 

@@ -18,11 +18,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, Select, bindparam, func, literal_column, select, union_all
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.worktime import local_instant
 from crm.access import Viewer
 from crm.missed_board import DEFAULT_LOOKBACK, MissedEntry, missed_board
+from models.fast_reads import FastReader
 from models.tables import Contact, Deal, Department, Manager, Task
 from models.values import TaskStatus
 
@@ -57,16 +57,19 @@ class MyDay:
     tomorrow_total: int = 0
 
 
-async def manager_timezone(session: AsyncSession, manager_id: int | None, default: str) -> str:
+_MANAGER_TIMEZONE = (
+    select(Department.timezone)
+    .join(Manager, Manager.department_id == Department.id)
+    .where(Manager.id == bindparam("manager_id"))
+)
+
+
+async def manager_timezone(reads: FastReader, manager_id: int | None, default: str) -> str:
     """The time zone of the manager's department, else `default` (the company's)."""
     if manager_id is None:
         return default
-    zone = await session.scalar(
-        select(Department.timezone)
-        .join(Manager, Manager.department_id == Department.id)
-        .where(Manager.id == manager_id)
-    )
-    return zone or default
+    row = await reads.first(_MANAGER_TIMEZONE, {"manager_id": manager_id})
+    return (row[0] if row else None) or default
 
 
 def _section(number: int, limited: bool) -> Select[Any]:
@@ -136,13 +139,14 @@ def _day_tasks(limited: bool) -> Select[Any]:
     )
 
 
-# Built once: My day is every manager's home page, asked again and again.
+# Built once: My day is every manager's home page, asked again and again (each statement runs
+# on the driver itself, models/fast_reads.py).
 _DAY_TASKS = _day_tasks(limited=False)
 _DAY_TASKS_LIMITED = _day_tasks(limited=True)
 
 
 async def my_day(
-    session: AsyncSession,
+    reads: FastReader,
     manager_id: int | None,
     now: datetime,
     *,
@@ -154,7 +158,7 @@ async def my_day(
     """The manager's day as of `now`; empty for someone who is no manager (an admin). With
     `limit`, at most that many tasks per section and misses (the totals count them all).
     `timezone`: the manager's, when the caller has read it already (else it is looked up)."""
-    zone_name = timezone or await manager_timezone(session, manager_id, default_timezone)
+    zone_name = timezone or await manager_timezone(reads, manager_id, default_timezone)
     zone = ZoneInfo(zone_name)
     today = now.astimezone(zone).date()
     start_tomorrow = local_instant(today + timedelta(days=1), time(0), zone)
@@ -172,11 +176,11 @@ async def my_day(
         params["limit"] = limit
     sections: tuple[list[DayTask], ...] = ([], [], [])
     counts = [0, 0, 0]
-    for row in (await session.execute(query, params)).all():
+    for row in await reads.rows(query, params):
         counts[row[0]] = row[1]
         sections[row[0]].append(DayTask(*row[2:]))
     board = await missed_board(
-        session,
+        reads,
         Viewer("manager", manager_id, None),
         now,
         lookback=lookback,

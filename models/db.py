@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from .fast_reads import FastReader
+
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 READONLY_OPTION = "callrouter_readonly"
 
@@ -88,6 +90,7 @@ class Database:
         self.engine = create_engine(self.url, **engine_kwargs)
         self.sessions = session_factory(self.engine)
         self.readers = session_factory(self.engine.execution_options(**{READONLY_OPTION: True}))
+        self._fast: FastReader | None = None
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -101,5 +104,16 @@ class Database:
         async with self.readers() as session:
             yield session
 
+    @property
+    def fast(self) -> FastReader:
+        """Read-only statements on the driver itself (models/fast_reads.py), for the pages
+        asked on every click; opened on first use, closed by `dispose()`."""
+        if self._fast is None:
+            self._fast = FastReader(self.url)
+        return self._fast
+
     async def dispose(self) -> None:
+        if self._fast is not None:
+            await self._fast.close()
+            self._fast = None
         await self.engine.dispose()

@@ -212,8 +212,7 @@ class WebGate:
         now = self.clock()
         token = self.session_signer.unsign(request.cookies.get(SESSION_COOKIE))
         if token is not None:
-            async with self.database.reader() as s:
-                stored = await find_session_account(s, token)
+            stored = await find_session_account(self.database.fast, token)
             found, user = stored if stored is not None else (None, None)
             if found is not None and (user is None or is_expired(found, now, self.lifetime)):
                 async with self.database.transaction() as s:

@@ -19,6 +19,7 @@ from sqlalchemy import bindparam, delete, func, outerjoin, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.users import Account, account_of, account_query
+from models.fast_reads import FastReader
 from models.tables import LoginAttempt, User, WebSession
 
 # Touching `last_seen_at` at most this often: most requests then write nothing.
@@ -91,12 +92,11 @@ _SESSION_WITH_ACCOUNT = (
 
 
 async def find_session_account(
-    session: AsyncSession, token: str
+    reads: FastReader, token: str
 ) -> tuple[ActiveSession, Account | None] | None:
     """The stored session of this token (live or not) and its account (None if it may no longer
-    log in), in one statement."""
-    found = await session.execute(_SESSION_WITH_ACCOUNT, {"session_id": token_id(token)})
-    row = found.first()
+    log in), in one statement on the driver itself: every request asks it."""
+    row = await reads.first(_SESSION_WITH_ACCOUNT, {"session_id": token_id(token)})
     if row is None:
         return None
     stored = ActiveSession(

@@ -53,8 +53,7 @@ async def test_overdue_first_then_today_then_tomorrow(db: Database) -> None:
         await tasks.close_task(
             s, await tasks.get_task(s, done), status=tasks.TaskStatus.DONE, reason="ok", now=now
         )
-    async with db.reader() as s:
-        day = await my_day(s, w.managers["anna"], now, default_timezone="UTC")
+    day = await my_day(db.fast, w.managers["anna"], now, default_timezone="UTC")
     assert day.timezone == "Europe/Moscow" and day.today.isoformat() == "2026-11-27"
     assert [t.id for t in day.overdue] == [late]
     assert [t.id for t in day.due_today] == [w.tasks["anna"], evening]
@@ -74,10 +73,9 @@ async def test_today_is_the_departments_day(db: Database) -> None:
     night = datetime(2026, 11, 27, 20, 30, tzinfo=UTC)
     vera = await _task(db, "104", night, "night")
     anna = await _task(db, "101", night, "night")
-    async with db.reader() as s:
-        v = await my_day(s, w.managers["vera"], now, default_timezone="UTC")
-        a = await my_day(s, w.managers["anna"], now, default_timezone="UTC")
-        nobody = await my_day(s, None, now, default_timezone="Europe/Moscow")
+    v = await my_day(db.fast, w.managers["vera"], now, default_timezone="UTC")
+    a = await my_day(db.fast, w.managers["anna"], now, default_timezone="UTC")
+    nobody = await my_day(db.fast, None, now, default_timezone="Europe/Moscow")
     assert vera in [t.id for t in v.tomorrow] and anna in [t.id for t in a.due_today]
     assert (nobody.overdue, nobody.due_today, nobody.tomorrow, nobody.missed) == ((), (), (), ())
 
@@ -139,11 +137,10 @@ async def test_unreturned_misses_on_my_day_and_the_board(office: Database) -> No
     holder = callback.responsible_manager_id
     other = 2 if holder == 1 else 1
     now = T0 + timedelta(minutes=10)
-    async with db.reader() as s:
-        mine = await my_day(s, holder, now, default_timezone="UTC")
-        theirs = await my_day(s, other, now, default_timezone="UTC")
-        head = await missed_board(s, Viewer("head_of_sales", 3, 1), now)
-        owner = await missed_board(s, Viewer("owner", 4, None), now)
+    mine = await my_day(db.fast, holder, now, default_timezone="UTC")
+    theirs = await my_day(db.fast, other, now, default_timezone="UTC")
+    head = await missed_board(db.fast, Viewer("head_of_sales", 3, 1), now)
+    owner = await missed_board(db.fast, Viewer("owner", 4, None), now)
     assert theirs.missed == () and theirs.missed_total == 0
     (entry,) = mine.missed
     assert (entry.number, entry.missed_calls, entry.task_id, entry.responsible_id) == (
@@ -159,9 +156,8 @@ async def test_unreturned_misses_on_my_day_and_the_board(office: Database) -> No
     # Past the deadline the call-back goes up to the head: the board says so.
     later = callback.due_at + timedelta(minutes=1)
     await escalate_callbacks(db, CallbackSettings(), later, MOSCOW)
-    async with db.reader() as s:
-        (escalated,) = (await missed_board(s, Viewer("owner", 4, None), later)).entries
-        head_day = await my_day(s, 3, later, default_timezone="UTC")
+    (escalated,) = (await missed_board(db.fast, Viewer("owner", 4, None), later)).entries
+    head_day = await my_day(db.fast, 3, later, default_timezone="UTC")
     assert escalated.overdue and escalated.responsible == "Head"
     assert escalated.escalation is not None
     assert (escalated.escalation.to_manager, escalated.escalation.mode) == ("Head", "reassign")
@@ -169,5 +165,4 @@ async def test_unreturned_misses_on_my_day_and_the_board(office: Database) -> No
 
     # The client gets through: nothing unreturned is left.
     await sink.store(inbound("m.3", at=later + timedelta(minutes=1), answered_by="PJSIP/101"))
-    async with db.reader() as s:
-        assert (await missed_board(s, Viewer("owner", 4, None), later)).total == 0
+    assert (await missed_board(db.fast, Viewer("owner", 4, None), later)).total == 0

@@ -1,9 +1,9 @@
 """The pages asked on every click cost few statements (issue #16: 20 users on one event loop).
 
-Counted with SQLAlchemy's cursor hook, SELECTs only (SQLite's BEGIN is the driver's): the
-session check is one joined statement that also brings the user's department time zone, the
-deal card reads the managers once for its names and its forms, and My day asks nothing more
-when nobody missed a call. A new statement on these pages has to be a decision, not a slip.
+Counted with SQLAlchemy's cursor hook and the fast reads' listeners (models/fast_reads.py),
+SELECTs only (SQLite's BEGIN is the driver's): the session check is one joined statement that
+also brings the user's department time zone, the deal card reads the managers once for its
+names and its forms, and My day asks nothing more when nobody missed a call. A new statement on these pages has to be a decision, not a slip.
 """
 
 from __future__ import annotations
@@ -31,11 +31,16 @@ def selects(db: Database) -> Iterator[list[str]]:
         if statement.lstrip().upper().startswith(("SELECT", "WITH")):
             seen.append(statement)
 
+    def read(statement: str) -> None:
+        note(None, None, statement)
+
     event.listen(db.engine.sync_engine, "before_cursor_execute", note)
+    db.fast.listeners.append(read)  # the session check and My day run on the driver itself
     try:
         yield seen
     finally:
         event.remove(db.engine.sync_engine, "before_cursor_execute", note)
+        db.fast.listeners.remove(read)
 
 
 async def test_the_deal_card_and_my_day_cost_a_fixed_few_statements(

@@ -21,10 +21,11 @@ async def missed_page(request: Request) -> Response:
     v = viewer(request)
     at = now(request)
     conf = settings(request)
-    async with database(request).reader() as s:
-        board = await missed_board(
-            s, v, at, lookback=timedelta(days=conf.report.unrecovered_lookback_days)
-        )
+    db = database(request)
+    board = await missed_board(
+        db.fast, v, at, lookback=timedelta(days=conf.report.unrecovered_lookback_days)
+    )
+    async with db.reader() as s:
         contacts = {
             e.contact_id
             for e in board.entries

@@ -29,16 +29,15 @@ async def show_day(request: Request, *, status_code: int = 200, **extra: Any) ->
     show_all = request.query_params.get("all") == "1"
     at = now(request)
     conf = settings(request)
-    async with database(request).reader() as s:
-        day = await my_day(
-            s,
-            user.manager_id,
-            at,
-            default_timezone=conf.timezone,
-            lookback=timedelta(days=conf.report.unrecovered_lookback_days),
-            limit=None if show_all else SECTION_LIMIT,
-            timezone=user_zone(request),
-        )
+    day = await my_day(
+        database(request).fast,
+        user.manager_id,
+        at,
+        default_timezone=conf.timezone,
+        lookback=timedelta(days=conf.report.unrecovered_lookback_days),
+        limit=None if show_all else SECTION_LIMIT,
+        timezone=user_zone(request),
+    )
     return render(
         request,
         "my_day.html",
