@@ -63,6 +63,9 @@ REPO = Path(__file__).resolve().parents[1]
 CACHE_DIR = Path(__file__).resolve().parent / ".cache"
 PASSWORD = "bench-password-1"
 OWNER_ID = rb.MANAGERS + 2
+MISSES_PER_MANAGER = 6  # unreturned, from the manager's clients, within the last two days
+# The cached SQLite file's name carries this: a change to what `generate` makes bumps it.
+DATA_VERSION = 2
 RECORDING_MB = 100
 TIMINGS_PATH = "/__bench/timings"
 SERVER_TIMING = re.compile(r"app;dur=([0-9.]+)")
@@ -127,10 +130,34 @@ def generate(sizes: Sizes) -> tuple[rb.Data, list[tuple], list[tuple]]:
                 (len(tasks) + 1, deal[0], deal[1], manager, due, "call", "Call about the offer",
                  "open", "general", "person", 0, due - timedelta(days=1), None)
             )  # fmt: skip
+    calls, legs = list(data.calls), list(data.legs)
+    # One open call-back per client (a unique index): clients that have one are left out.
+    called_back = {t[2] for t in tasks if t[8] == "callback" and t[7] == "open"}
+    for manager, owned in sorted(by_manager.items()):
+        # And their missed calls of the last two days that nobody has returned: My day's last
+        # section, each client with an open call-back task on one of their deals.
+        fresh = [d for d in owned[40:] if d[1] not in called_back]
+        for deal in fresh[:MISSES_PER_MANAGER]:
+            called_back.add(deal[1])
+            first = now - timedelta(minutes=rnd.randint(30, 2 * 24 * 60))
+            for again in range(rnd.choice((1, 1, 2))):
+                at = first + timedelta(minutes=20 * again)
+                calls.append(
+                    rb._call(len(calls) + 1, "inbound", deal[1], at, 25, 0, False, None, False,
+                             None, None, deal[1])
+                )  # fmt: skip
+                legs.append(
+                    (len(legs) + 1, len(calls), f"PJSIP/{100 + manager}", manager, 25, False)
+                )
+            tasks.append(
+                (len(tasks) + 1, deal[0], deal[1], manager, first + timedelta(hours=2), "call",
+                 "Call back", "open", "callback", "listener", 1, first, None)
+            )  # fmt: skip
     password_hash = hash_password(PASSWORD)
     users = [(m, f"m{m}", password_hash, "manager", m, True, t0) for m in active_managers()]
     users.append((OWNER_ID, "owner", password_hash, "owner", OWNER_ID, True, t0))
-    return replace(data, contacts=contacts, tasks=tasks), deals, users
+    data = replace(data, contacts=contacts, tasks=tasks, calls=calls, legs=legs)
+    return data, deals, users
 
 
 def active_managers() -> list[int]:
@@ -236,7 +263,8 @@ def database(kind: str, sizes: Sizes, smoke: bool) -> Iterator[tuple[str, str]]:
             return
         CACHE_DIR.mkdir(exist_ok=True)
         path = CACHE_DIR / (
-            f"web-{sizes.calls}-{sizes.contacts}-{sizes.deals}-r{migrate.head_revision()}.sqlite3"
+            f"web-{sizes.calls}-{sizes.contacts}-{sizes.deals}-r{migrate.head_revision()}"
+            f"-d{DATA_VERSION}.sqlite3"
         )
         url = f"sqlite+aiosqlite:///{path}"
         if path.exists():
