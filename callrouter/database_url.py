@@ -4,22 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
+from core.database_url import parse_database_url
 
 
 def database_label(url: str) -> str:
     """SQLite as its absolute file; any other database with its password masked (`***`)."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite":
+    parsed = parse_database_url(url)
+    if parsed.backend == "sqlite":
         name = parsed.database or ":memory:"
         return f"sqlite:///{Path(name).resolve()}" if name != ":memory:" else "sqlite://"
-    return parsed.render_as_string(hide_password=True)
+    return parsed.render(hide_password=True)
 
 
 def sqlite_file_missing(url: str) -> bool:
     """A SQLite URL naming a file that does not exist (connecting would create it, empty)."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
+    parsed = parse_database_url(url)
+    if parsed.backend != "sqlite":
         return False
     name = parsed.database
     if not name or name == ":memory:" or name.startswith("file:"):

@@ -638,14 +638,13 @@ _DRIVERS = {"sqlite": ("", "aiosqlite"), "postgresql": ("", "asyncpg"), "postgre
 
 def database_url_problem(value: str) -> str | None:
     """Why `value` is no database URL callrouter can use (never echoing it); None when usable."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
+    from core.database_url import DatabaseUrlError, parse_database_url
 
     try:
-        url = make_url(value)
-    except (ArgumentError, ValueError):
+        url = parse_database_url(value)
+    except DatabaseUrlError:
         return f"not a database URL: use {SUPPORTED_DATABASES}"
-    backend, _, driver = url.drivername.partition("+")
+    backend, driver = url.backend, url.driver
     if backend not in _DRIVERS:
         return f"{backend!r} databases are not supported: use {SUPPORTED_DATABASES}"
     if driver not in _DRIVERS[backend]:

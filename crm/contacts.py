@@ -5,20 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.phones import PhoneNumberError, normalize_phone
+from crm.inputs import contact_id_in, no_contact
+from crm.inputs import phone_or_error as phone_or_error  # the rules without the database
 from crm.ownership import Moved, assign_client, check_assignable
-from models.errors import Duplicate, InputError, NotFound
+from models.errors import Duplicate, InputError
 from models.tables import Contact, Manager
-
-
-def phone_or_error(raw: str, region: str) -> str:
-    try:
-        return normalize_phone(raw, region)
-    except PhoneNumberError as exc:
-        raise InputError(str(exc)) from None
 
 
 async def find_by_phone(session: AsyncSession, phone_e164: str) -> Contact | None:
@@ -26,15 +20,16 @@ async def find_by_phone(session: AsyncSession, phone_e164: str) -> Contact | Non
 
 
 async def get_contact(session: AsyncSession, ref: str, region: str) -> Contact:
-    """A contact by id ('#12' or '12' when short) or by any spelling of its phone number."""
-    text = ref.strip().lstrip("#")
-    if text.isdigit() and len(text) <= 6:
-        contact = await session.get(Contact, int(text))
+    """A contact by id ('#12' or '12' when short) or by any spelling of its phone number
+    (`crm.inputs.contact_id_in`'s rules)."""
+    contact_id = contact_id_in(ref)
+    if contact_id is not None:
+        contact = await session.get(Contact, contact_id)
         if contact is not None:
             return contact
     contact = await find_by_phone(session, phone_or_error(ref, region))
     if contact is None:
-        raise NotFound(f"no contact {ref!r}")
+        raise no_contact(ref)
     return contact
 
 
@@ -84,24 +79,8 @@ async def assign_responsible(
     )
 
 
-async def list_contacts(
-    session: AsyncSession, *, manager: Manager | None = None, limit: int | None = 200
-) -> Sequence[Contact]:
-    """Contacts in id order; `limit` None: all of them."""
-    query = select(Contact).order_by(Contact.id).limit(limit)
-    if manager is not None:
-        query = query.where(Contact.responsible_manager_id == manager.id)
-    return (await session.scalars(query)).all()
-
-
 # `contacts import` (batched, with an update mode): crm/contact_import.py.
-
-
-async def count_contacts(session: AsyncSession, *, manager: Manager | None = None) -> int:
-    query = select(func.count()).select_from(Contact)
-    if manager is not None:
-        query = query.where(Contact.responsible_manager_id == manager.id)
-    return int(await session.scalar(query) or 0)
+# `contacts list`: crm/lists.py, read without the ORM.
 
 
 async def rename_contact(session: AsyncSession, contact: Contact, name: str) -> None:

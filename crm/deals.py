@@ -5,29 +5,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.automation import fire_rules
+from crm.inputs import check_status as check_status  # the rules without the database
+from crm.inputs import parse_source as parse_source
 from crm.ownership import Moved, assign_client, cancel_open_tasks, check_assignable
 from models.errors import InputError, NotFound
 from models.tables import Contact, Deal, DealStatusChange, Manager, Task
 from models.values import DealSource
-
-
-def check_status(status: str, statuses: Sequence[str]) -> str:
-    value = status.strip().lower().replace(" ", "_").replace("-", "_")
-    if value not in statuses:
-        raise InputError(f"unknown deal status {status!r}: choose one of {', '.join(statuses)}")
-    return value
-
-
-def parse_source(text: str) -> DealSource:
-    try:
-        return DealSource(text.strip().lower().replace(" ", "_"))
-    except ValueError:
-        choices = ", ".join(DealSource.values())
-        raise InputError(f"unknown deal source {text!r}: choose one of {choices}") from None
 
 
 async def create_deal(
@@ -139,24 +125,3 @@ async def assign_deal(
         actor=actor,
         keep_tasks=keep_tasks,
     )
-
-
-async def list_deals(
-    session: AsyncSession,
-    *,
-    status: str | None = None,
-    manager: Manager | None = None,
-    source: DealSource | None = None,
-    contact: Contact | None = None,
-    limit: int = 200,
-) -> Sequence[Deal]:
-    query = select(Deal).order_by(Deal.id.desc()).limit(limit)
-    if status is not None:
-        query = query.where(Deal.status == status)
-    if manager is not None:
-        query = query.where(Deal.responsible_manager_id == manager.id)
-    if source is not None:
-        query = query.where(Deal.source == source.value)
-    if contact is not None:
-        query = query.where(Deal.contact_id == contact.id)
-    return (await session.scalars(query)).all()

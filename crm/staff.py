@@ -11,13 +11,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from crm.inputs import EXTENSION, match_manager, name_key
+from crm.inputs import Ambiguous as Ambiguous  # raised by get_manager; callers catch it here
 from models.errors import Duplicate, InputError, NotFound
 from models.tables import Department, Holiday, Manager, WorkingHours
 from router.directory import Role
 
-TECHNOLOGIES = ("PJSIP", "SIP", "IAX2", "DAHDI", "Local")
 _ENDPOINT = re.compile(r"^(PJSIP|SIP|IAX2|DAHDI|Local)/[A-Za-z0-9_.@-]{1,64}$")
-_EXTENSION = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -25,7 +25,7 @@ def parse_endpoint(text: str, technology: str) -> str:
     """'101' with technology PJSIP → 'PJSIP/101'; 'SIP/101' stays as it is."""
     value = text.strip()
     if "/" not in value:
-        if not _EXTENSION.match(value):
+        if not EXTENSION.match(value):
             raise InputError(f"invalid phone extension {text!r}")
         value = f"{technology}/{value}"
     if not _ENDPOINT.match(value):
@@ -305,13 +305,6 @@ async def add_manager(
     return manager
 
 
-def name_key(name: str) -> str:
-    """What two spellings of one name share: Unicode NFC, case folded, whitespace collapsed
-    ('анна  смирнова', a decomposed 'ё' and 'Анна Смирнова' are one key)."""
-    folded = unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
-    return " ".join(folded.split())
-
-
 async def check_manager_name(
     session: AsyncSession, name: str, exclude_id: int | None = None
 ) -> str:
@@ -329,10 +322,6 @@ async def check_manager_name(
     return name
 
 
-class Ambiguous(InputError):
-    """A reference matched several managers; the message lists them."""
-
-
 async def get_manager(
     session: AsyncSession,
     ref: str | int,
@@ -340,52 +329,11 @@ async def get_manager(
     *,
     prefer_active: bool = True,
 ) -> Manager:
-    """A manager by '#id', endpoint ('PJSIP/101'), extension ('101': on any technology, so it
-    finds SIP/101 too) or name (any case, Unicode form or spacing).
-
-    Several matches: the one active manager among them when `prefer_active`, else Ambiguous
-    listing the candidates. `technology` is kept for callers; extensions match every one."""
-    text = str(ref).strip()
-    if isinstance(ref, int) or text.startswith("#"):
-        number = text.lstrip("#")
-        manager = await session.get(Manager, int(number)) if number.isdigit() else None
-        if manager is None:
-            raise NotFound(f"no manager {text!r}")
-        return manager
-    if "/" in text:
-        tech, _, rest = text.partition("/")
-        tech = next((t for t in TECHNOLOGIES if t.lower() == tech.lower()), tech)
-        found = list(
-            await session.scalars(select(Manager).where(Manager.endpoint == f"{tech}/{rest}"))
-        )
-    elif text.isdigit():
-        found = await _by_extension(session, text)
-    else:
-        key = name_key(text)
-        everyone = await session.scalars(select(Manager).order_by(Manager.id))
-        found = [m for m in everyone if name_key(m.name) == key]
-        if not found and _EXTENSION.match(text):
-            found = await _by_extension(session, text)
-    if not found:
-        raise NotFound(f"no manager {text!r}")
-    if len(found) > 1 and prefer_active:
-        active = [m for m in found if m.active]
-        found = active if len(active) == 1 else found
-    if len(found) > 1:
-        listed = "; ".join(
-            f"#{m.id} {m.name} ({m.endpoint}{'' if m.active else ', inactive'})" for m in found
-        )
-        raise Ambiguous(f"{text!r} matches {len(found)} managers: {listed}; name one by #id")
-    return found[0]
-
-
-async def _by_extension(session: AsyncSession, extension: str) -> list[Manager]:
-    endpoints = [f"{tech}/{extension}" for tech in TECHNOLOGIES]
-    return list(
-        await session.scalars(
-            select(Manager).where(Manager.endpoint.in_(endpoints)).order_by(Manager.id)
-        )
-    )
+    """A manager by '#id', endpoint, extension or name: `crm.inputs.match_manager`'s rules over
+    every manager (a sales department's few). `technology` is kept for callers; extensions
+    match every one."""
+    everyone = (await session.scalars(select(Manager).order_by(Manager.id))).all()
+    return match_manager(ref, everyone, prefer_active=prefer_active)
 
 
 async def list_managers(

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.elements import ColumnElement
 
 from crm.notes import add_note, check_note
 from crm.ownership import check_assignable
@@ -94,54 +91,6 @@ async def get_task(session: AsyncSession, task_id: int) -> Task:
     if task is None:
         raise NotFound(f"no task #{task_id}")
     return task
-
-
-async def list_tasks(
-    session: AsyncSession,
-    *,
-    manager: Manager | None = None,
-    overdue_at: datetime | None = None,
-    status: TaskStatus | None = TaskStatus.OPEN,
-    deal: Deal | None = None,
-    limit: int | None = 500,
-) -> Sequence[Task]:
-    """Tasks, soonest deadline first; `overdue_at` keeps open tasks due before that moment;
-    `limit` None: all of them."""
-    query = select(Task).order_by(Task.due_at, Task.id).limit(limit)
-    query = query.where(*_task_filters(manager, overdue_at, status, deal))
-    return (await session.scalars(query)).all()
-
-
-async def count_tasks(
-    session: AsyncSession,
-    *,
-    manager: Manager | None = None,
-    overdue_at: datetime | None = None,
-    status: TaskStatus | None = TaskStatus.OPEN,
-    deal: Deal | None = None,
-) -> int:
-    """How many tasks `list_tasks` would give without a limit."""
-    query = select(func.count()).select_from(Task)
-    query = query.where(*_task_filters(manager, overdue_at, status, deal))
-    return int(await session.scalar(query) or 0)
-
-
-def _task_filters(
-    manager: Manager | None,
-    overdue_at: datetime | None,
-    status: TaskStatus | None,
-    deal: Deal | None,
-) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = []
-    if manager is not None:
-        conditions.append(Task.responsible_manager_id == manager.id)
-    if status is not None:
-        conditions.append(Task.status == status.value)
-    if overdue_at is not None:
-        conditions += [Task.status == TaskStatus.OPEN.value, Task.due_at < overdue_at]
-    if deal is not None:
-        conditions.append(Task.deal_id == deal.id)
-    return conditions
 
 
 def _open(task: Task) -> Task:

@@ -24,6 +24,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from router.directory import Role
 
+# Imported with the tables so that every mapper gets its text checks (lengths from the String(n)
+# columns, one-line names) before it is first used: see models/limits.py. (Not from
+# models.values: the vocabularies stay importable without SQLAlchemy, for the CLI's listings.)
+from . import limits as limits
 from .base import Base, UtcDateTime, utcnow
 from .values import CreatedBy, DealSource, Direction, TaskPurpose, TaskStatus, TaskType, check_in
 

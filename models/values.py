@@ -7,10 +7,6 @@ import enum
 # calls.direction's vocabulary is the listener's, defined once in core.
 from core.calls import Direction as Direction
 
-# Imported with the tables' vocabularies so that every mapper gets its text checks (lengths from
-# the String(n) columns, one-line names) before it is first used: see models/limits.py.
-from models import limits as limits
-
 
 class StrEnum(enum.StrEnum):
     @classmethod

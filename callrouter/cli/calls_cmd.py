@@ -1,4 +1,7 @@
-"""`callrouter calls …`: recorded calls and their recordings."""
+"""`callrouter calls …`: recorded calls and their recordings.
+
+`calls list` reads through crm/lists.py and loads no SQLAlchemy (issue #17, fast listings); the
+call card is imported by `calls show` and `calls recording` only."""
 
 from __future__ import annotations
 
@@ -8,19 +11,26 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy import func, select
 
 from core.phones import try_normalize_phone
-from crm.staff import list_managers
-from models.db import Database
+from crm import lists
 from models.errors import InputError
-from models.tables import Call
 
-from .common import AppContext, emit_object, emit_rows, json_option, local_time, pass_app, run
+from .common import (
+    AppContext,
+    emit_object,
+    emit_rows,
+    json_option,
+    local_time,
+    pass_app,
+    read,
+    run,
+)
 from .limits import limit_options, note_shown
 
 if TYPE_CHECKING:
-    from crm import views  # the call card: imported by `calls show` only (issue #17)
+    from crm import views
+    from models.db import Database
 
 
 @click.group("calls")
@@ -42,38 +52,25 @@ def call_list(app: AppContext, number: str | None, missed: bool, limit: int | No
         if e164 is None:
             raise InputError(f"invalid phone number {number!r}")
 
-    async def work(db: Database) -> tuple[list[dict], int]:
-        async with db.reader() as s:
-            names = {m.id: m.name for m in await list_managers(s)}
-            conditions = []
-            if e164:
-                conditions.append(Call.external_number == e164)
-            if missed:
-                conditions.append(Call.missed.is_(True))
-            query = select(Call).where(*conditions).order_by(Call.started_at.desc()).limit(limit)
-            rows = [
-                {
-                    "id": c.id,
-                    "started": local_time(app, c.started_at),
-                    "direction": c.direction,
-                    "number": c.external_number or c.external_number_raw,
-                    "disposition": c.disposition,
-                    "manager": names.get(c.manager_id),
-                    "ring_s": round(c.ring_seconds),
-                    "talk_s": round(c.talk_seconds),
-                    "recovered": local_time(app, c.recovered_at) if c.missed else "",
-                }
-                for c in await s.scalars(query)
-            ]
-            total = len(rows)
-            if limit is not None and total >= limit:
-                count = select(func.count()).select_from(Call).where(*conditions)
-                total = int(await s.scalar(count) or 0)
-            return rows, total
-
-    rows, total = run(work, app)
+    page = read(
+        lambda reader: lists.list_calls(reader, number=e164, missed=missed, limit=limit), app
+    )
+    rows = [
+        {
+            "id": c["id"],
+            "started": local_time(app, c["started_at"]),
+            "direction": c["direction"],
+            "number": c["external_number"] or c["external_number_raw"],
+            "disposition": c["disposition"],
+            "manager": c["manager"],
+            "ring_s": round(c["ring_seconds"]),
+            "talk_s": round(c["talk_seconds"]),
+            "recovered": local_time(app, c["recovered_at"]) if c["missed"] else "",
+        }
+        for c in page.rows
+    ]
     emit_rows(app, rows, "no calls")
-    note_shown(len(rows), total)
+    note_shown(len(rows), page.total)
 
 
 async def _call_card(db: Database, call_id: int) -> views.CallCard:

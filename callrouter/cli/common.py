@@ -1,28 +1,33 @@
-"""What every command shares: settings, the database, parsing of dates, and output."""
+"""What every command shares: settings, the database, parsing of dates, and output.
+
+Light to import (issue #17): a listing loads this module and reads through `models/direct.py`
+(`read`); SQLAlchemy, the ORM and asyncio are imported by `run`, for the commands that use them.
+"""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
-import socket
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
-from sqlalchemy import inspect
 from tabulate import tabulate
 
 from callrouter.database_url import database_label, sqlite_file_missing
 from core.settings import Settings, load_settings
-from models.db import Database
+from models.direct import NOT_INITIALISED, UNREACHABLE, Reader, open_reader, unavailable
+from models.direct import DatabaseUnavailable as DatabaseUnavailable  # callrouter.cli's _failure
 from models.errors import InputError
+
+if TYPE_CHECKING:
+    from models.db import Database
 
 T = TypeVar("T")
 
@@ -50,11 +55,6 @@ class AppContext:
 pass_app = click.make_pass_decorator(AppContext)
 
 
-class DatabaseUnavailable(Exception):
-    """The database server cannot be reached (refused, unknown host, timed out)."""
-
-
-NOT_INITIALISED = "the database is not initialised: run `callrouter db upgrade`"
 # Writing commands that say which database they wrote into (on stderr: stdout stays the data).
 ANNOUNCED = frozenset({"contacts import", "backfill"})
 
@@ -64,6 +64,10 @@ def run(coro_fn: Callable[[Database], Awaitable[T]], app: AppContext, *, schema:
 
     `schema`: the command needs the tables, so a database that was never `db upgrade`d is refused
     before anything is created (no empty SQLite file is left behind)."""
+    import asyncio
+
+    from models.db import Database
+
     url = app.settings.database_url
     if schema and sqlite_file_missing(url):
         raise InputError(NOT_INITIALISED)
@@ -74,15 +78,22 @@ def run(coro_fn: Callable[[Database], Awaitable[T]], app: AppContext, *, schema:
             if schema and not await is_initialised(db):
                 raise InputError(NOT_INITIALISED)
             return await coro_fn(db)
-        except (ConnectionError, socket.gaierror, TimeoutError) as exc:
-            reason = os.strerror(exc.errno) if exc.errno else str(exc) or type(exc).__name__
-            raise DatabaseUnavailable(f"database unavailable: {reason}") from None
+        except UNREACHABLE as exc:
+            raise unavailable(exc) from None
         finally:
             await db.dispose()
 
     result = asyncio.run(main())
     _announce(url)  # after the work: a refused command keeps its one line on stderr
     return result
+
+
+def read(fn: Callable[[Reader], T], app: AppContext) -> T:
+    """Run `fn` with a read-only connection straight on the driver (`models/direct.py`: no
+    SQLAlchemy, no event loop on SQLite): the listings. The same refusals as `run`: not
+    initialised, database unavailable."""
+    with open_reader(app.settings.database_url) as reader:
+        return fn(reader)
 
 
 def _announce(url: str) -> None:
@@ -94,6 +105,7 @@ def _announce(url: str) -> None:
 
 async def is_initialised(db: Database) -> bool:
     """Whether `db upgrade` has run: Alembic's table holds a revision."""
+    from sqlalchemy import inspect
 
     def check(connection: Any) -> bool:
         if not inspect(connection).has_table("alembic_version"):

@@ -1,4 +1,7 @@
-"""`callrouter contacts …`."""
+"""`callrouter contacts …`.
+
+`contacts list` reads through crm/lists.py and loads no SQLAlchemy, card, import or search code
+(issue #17, fast listings): the other commands import what they use themselves."""
 
 from __future__ import annotations
 
@@ -8,20 +11,28 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from crm import contacts, staff
-from models.db import Database
+from crm import lists
+from crm.inputs import phone_or_error
 from models.errors import InputError
-from models.tables import Manager
 
 from .cards import call_json, task_json
-from .common import AppContext, emit_object, emit_rows, json_option, local_time, pass_app, run
+from .common import (
+    AppContext,
+    emit_object,
+    emit_rows,
+    json_option,
+    local_time,
+    pass_app,
+    read,
+    run,
+)
 from .deals_cmd import attempts_text, call_extras_text
 from .limits import limit_options, note_shown, progress_bar
 
 if TYPE_CHECKING:
-    # Imported by the commands that use them: `contacts list` loads no card, import or search
-    # code (issue #17, fast listings).
     from crm import contact_import, contact_merge, views
+    from models.db import Database
+    from models.direct import Reader
 
 
 @click.group("contacts")
@@ -36,8 +47,10 @@ def contacts_group() -> None:
 @pass_app
 def contact_add(app: AppContext, phone: str, name: str | None, responsible: str | None) -> None:
     """Add a client by PHONE (any spelling: 8 916 …, +7 916 …)."""
+    from crm import contacts, staff
+
     region = app.settings.default_region
-    e164 = contacts.phone_or_error(phone, region)
+    e164 = phone_or_error(phone, region)
 
     async def work(db: Database) -> int:
         async with db.transaction() as s:
@@ -158,6 +171,7 @@ def _print_rejected(report: contact_import.ImportReport) -> None:
 def contact_assign(app: AppContext, contact: str, manager: str, keep_tasks: bool) -> None:
     """Make MANAGER responsible for CONTACT (phone number or #id): the contact, its open deals
     and their open tasks move together; each deal's history says so."""
+    from crm import contacts, staff
 
     async def work(db: Database) -> tuple[str, str, int, int]:
         async with db.transaction() as s:
@@ -188,30 +202,26 @@ def contact_assign(app: AppContext, contact: str, manager: str, keep_tasks: bool
 def contact_list(app: AppContext, responsible: str | None, limit: int | None) -> None:
     """Clients in the order they were added."""
 
-    async def work(db: Database) -> tuple[list[dict], int]:
-        async with db.reader() as s:
-            manager = (
-                await staff.get_manager(s, responsible, app.settings.endpoint_technology)
-                if responsible
-                else None
-            )
-            names = {m.id: m.name for m in await staff.list_managers(s)}
-            rows = [
-                {
-                    "id": c.id,
-                    "phone": c.phone,
-                    "name": c.name,
-                    "responsible": names.get(c.responsible_manager_id),
-                    "since": local_time(app, c.created_at),
-                }
-                for c in await contacts.list_contacts(s, manager=manager, limit=limit)
-            ]
-            total = await contacts.count_contacts(s, manager=manager) if limit else len(rows)
-            return rows, total
+    def work(reader: Reader) -> lists.Page:
+        return lists.list_contacts(
+            reader,
+            manager_id=lists.manager_id(reader, responsible) if responsible else None,
+            limit=limit,
+        )
 
-    rows, total = run(work, app)
+    page = read(work, app)
+    rows = [
+        {
+            "id": c["id"],
+            "phone": c["phone"],
+            "name": c["name"],
+            "responsible": c["responsible"],
+            "since": local_time(app, c["created_at"]),
+        }
+        for c in page.rows
+    ]
     emit_rows(app, rows, "no contacts")
-    note_shown(len(rows), total)
+    note_shown(len(rows), page.total)
 
 
 @contacts_group.command("search")
@@ -258,6 +268,7 @@ def contact_search(app: AppContext, text: str, limit: int | None) -> None:
 @pass_app
 def contact_rename(app: AppContext, contact: str, name: str) -> None:
     """Give CONTACT (phone number or #id) a new NAME."""
+    from crm import contacts
 
     async def work(db: Database) -> tuple[int, str | None]:
         async with db.transaction() as s:
@@ -283,7 +294,8 @@ def contact_merge_cmd(app: AppContext, keep: str, other: str, responsible: str |
     tasks and calls move to KEEP, then OTHER is deleted — all or nothing. KEEP keeps its phone
     and name (OTHER's name when it has none); the open deals and their tasks follow the
     merged client's responsible."""
-    from crm import contact_merge
+    from crm import contact_merge, contacts, staff
+    from models.tables import Manager
 
     region = app.settings.default_region
 
@@ -331,7 +343,7 @@ def contact_merge_cmd(app: AppContext, keep: str, other: str, responsible: str |
 def contact_delete(app: AppContext, contact: str, force: bool) -> None:
     """Delete CONTACT (phone number or #id). One with deals or calls is refused without
     --force: merge a duplicate into the real contact instead (`contacts merge`)."""
-    from crm import contact_merge
+    from crm import contact_merge, contacts
 
     async def work(db: Database) -> tuple[int, str, contact_merge.Held]:
         async with db.transaction() as s:
@@ -356,7 +368,7 @@ def contact_delete(app: AppContext, contact: str, force: bool) -> None:
 def contact_show(app: AppContext, contact: str) -> None:
     """The contact card (CONTACT: phone number or #id): phones, responsible manager, every deal,
     every call with its recording."""
-    from crm import views
+    from crm import contacts, views
 
     async def work(db: Database) -> views.ContactCard:
         async with db.reader() as s:

@@ -1,4 +1,7 @@
-"""`callrouter deals …`: list, the deal card, and status changes that fire automation rules."""
+"""`callrouter deals …`: list, the deal card, and status changes that fire automation rules.
+
+`deals list` reads through crm/lists.py and loads no SQLAlchemy (issue #17, fast listings): the
+other commands import the ORM's modules themselves."""
 
 from __future__ import annotations
 
@@ -6,20 +9,29 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import click
-from sqlalchemy import func, select
 
-from crm import contacts, deals, staff
-from models.db import Database
+from crm import lists
+from crm.inputs import check_status, parse_source
 from models.errors import InputError
-from models.tables import Contact, Deal
 from models.values import DealSource
 
 from .cards import call_json, task_json
-from .common import AppContext, emit_object, emit_rows, json_option, local_time, pass_app, run
+from .common import (
+    AppContext,
+    emit_object,
+    emit_rows,
+    json_option,
+    local_time,
+    pass_app,
+    read,
+    run,
+)
 from .limits import limit_options, note_shown
 
 if TYPE_CHECKING:
-    from crm import views  # the cards: imported by `deals show` only (issue #17, fast listings)
+    from crm import views
+    from models.db import Database
+    from models.direct import Reader
 
 
 @click.group("deals")
@@ -34,6 +46,8 @@ def deals_group() -> None:
 @pass_app
 def deal_add(app: AppContext, contact: str, title: str | None, responsible: str | None) -> None:
     """Open a deal for CONTACT (phone number or #id)."""
+    from crm import contacts, deals, staff
+
     closed = app.settings.leads.closed_statuses
 
     async def work(db: Database) -> int:
@@ -65,6 +79,7 @@ def deal_add(app: AppContext, contact: str, title: str | None, responsible: str 
 def deal_assign(app: AppContext, deal_id: int, manager: str, keep_tasks: bool) -> None:
     """Make MANAGER responsible for the deal and so for its client: the contact, its open deals
     and their open tasks move together (as `contacts assign`)."""
+    from crm import deals, staff
 
     async def work(db: Database) -> tuple[str, int, int]:
         async with db.transaction() as s:
@@ -110,6 +125,7 @@ def deal_edit(
     """Change a deal's title and/or its responsible manager."""
     if title is None and responsible is None:
         raise InputError("nothing to change: give --title and/or --responsible")
+    from crm import deals, staff
 
     async def work(db: Database) -> list[str]:
         said: list[str] = []
@@ -160,64 +176,36 @@ def deal_list(
 ) -> None:
     """Deals, newest first, with their title and client."""
     leads = app.settings.leads
-    status_value = deals.check_status(status, leads.deal_statuses) if status else None
-    source_value = deals.parse_source(source) if source else None
+    status_value = check_status(status, leads.deal_statuses) if status else None
+    source_value = parse_source(source) if source else None
 
-    async def work(db: Database) -> tuple[list[dict], int]:
-        async with db.reader() as s:
-            tech, region = app.settings.endpoint_technology, app.settings.default_region
-            manager = await staff.get_manager(s, responsible, tech) if responsible else None
-            who = await contacts.get_contact(s, contact, region) if contact else None
-            names = {m.id: m.name for m in await staff.list_managers(s)}
-            found = await deals.list_deals(
-                s,
-                status=status_value,
-                manager=manager,
-                source=source_value,
-                contact=who,
-                limit=limit,  # type: ignore[arg-type]  # None: every deal
-            )
-            people = {
-                c.id: c
-                for c in await s.scalars(
-                    select(Contact).where(Contact.id.in_({d.contact_id for d in found}))
-                )
-            }
-            rows = []
-            for d in found:
-                c = people.get(d.contact_id)
-                rows.append(
-                    {
-                        "id": d.id,
-                        "title": d.title,
-                        "contact": c.phone if c else None,
-                        "name": c.name if c else None,
-                        "status": d.status,
-                        "source": d.source,
-                        "responsible": names.get(d.responsible_manager_id),
-                        "updated": local_time(app, d.updated_at),
-                    }
-                )
-            total = len(rows)
-            if limit is not None and len(rows) >= limit:
-                conditions = [
-                    condition
-                    for condition in (
-                        Deal.status == status_value if status_value else None,
-                        Deal.responsible_manager_id == manager.id if manager else None,
-                        Deal.source == source_value.value if source_value else None,
-                        Deal.contact_id == who.id if who else None,
-                    )
-                    if condition is not None
-                ]
-                total = int(
-                    await s.scalar(select(func.count()).select_from(Deal).where(*conditions)) or 0
-                )
-            return rows, total
+    def work(reader: Reader) -> lists.Page:
+        region = app.settings.default_region
+        return lists.list_deals(
+            reader,
+            status=status_value,
+            manager_id=lists.manager_id(reader, responsible) if responsible else None,
+            source=source_value.value if source_value else None,
+            contact_id=lists.contact_id(reader, contact, region) if contact else None,
+            limit=limit,
+        )
 
-    rows, total = run(work, app)
+    page = read(work, app)
+    rows = [
+        {
+            "id": d["id"],
+            "title": d["title"],
+            "contact": d["phone"],
+            "name": d["name"],
+            "status": d["status"],
+            "source": d["source"],
+            "responsible": d["responsible"],
+            "updated": local_time(app, d["updated_at"]),
+        }
+        for d in page.rows
+    ]
     emit_rows(app, rows, "no deals")
-    note_shown(len(rows), total)
+    note_shown(len(rows), page.total)
 
 
 @deals_group.command("show")
@@ -315,8 +303,10 @@ def _deal_text(app: AppContext, card: views.DealCard) -> str:
 @pass_app
 def deal_status(app: AppContext, deal_id: int, status: str, actor: str | None) -> None:
     """Move a deal to STATUS; automation rules for that status create their tasks."""
+    from crm import deals, staff
+
     leads = app.settings.leads
-    new_status = deals.check_status(status, leads.deal_statuses)
+    new_status = check_status(status, leads.deal_statuses)
 
     async def work(db: Database) -> tuple[str, list[int]]:
         async with db.transaction() as s:

@@ -1,16 +1,33 @@
-"""`callrouter tasks …`."""
+"""`callrouter tasks …`.
+
+`tasks list` reads through crm/lists.py and loads no SQLAlchemy (issue #17, fast listings): the
+other commands import the ORM's modules themselves."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from crm import deals, staff, tasks
-from models.db import Database
+from crm import lists
 from models.errors import InputError, MissingField
 from models.values import TaskStatus
 
-from .common import AppContext, emit_rows, json_option, local_time, parse_when, pass_app, run
+from .common import (
+    AppContext,
+    emit_rows,
+    json_option,
+    local_time,
+    parse_when,
+    pass_app,
+    read,
+    run,
+)
 from .limits import limit_options, note_shown
+
+if TYPE_CHECKING:
+    from models.db import Database
+    from models.direct import Reader
 
 
 @click.group("tasks")
@@ -40,6 +57,8 @@ def task_add(
     allow_past: bool,
 ) -> None:
     """Give a manager a task on a deal: every option is required but --by."""
+    from crm import deals, staff, tasks
+
     # Name every missing field up front, before touching the database.
     for value, name in [
         (deal_id, "deal (--deal)"),
@@ -106,43 +125,36 @@ def task_list(
     who = mine or manager
     as_of = parse_when(at_text, app.tz, app.now()) if at_text else app.now()
 
-    async def work(db: Database) -> tuple[list[dict], int]:
-        async with db.reader() as s:
-            person = (
-                await staff.get_manager(s, who, app.settings.endpoint_technology) if who else None
-            )
-            names = {m.id: m.name for m in await staff.list_managers(s)}
-            now = as_of
-            overdue_at = now if overdue else None
-            wanted = None if status == "all" else TaskStatus(status)
-            rows = await tasks.list_tasks(
-                s, manager=person, overdue_at=overdue_at, status=wanted, limit=limit
-            )
-            total = (
-                await tasks.count_tasks(s, manager=person, overdue_at=overdue_at, status=wanted)
-                if limit
-                else len(rows)
-            )
-            return [
-                {
-                    "id": t.id,
-                    "deal": t.deal_id,
-                    "type": t.type,
-                    "due": local_time(app, t.due_at),
-                    "overdue": t.status == "open" and t.due_at < now,
-                    "responsible": names.get(t.responsible_manager_id),
-                    "status": t.status,
-                    "comment": t.comment,
-                }
-                for t in rows
-            ], total
+    def work(reader: Reader) -> lists.Page:
+        return lists.list_tasks(
+            reader,
+            manager_id=lists.manager_id(reader, who) if who else None,
+            overdue_at=as_of if overdue else None,
+            status=None if status == "all" else TaskStatus(status),
+            limit=limit,
+        )
 
-    shown, total = run(work, app)
+    page = read(work, app)
+    shown = [
+        {
+            "id": t["id"],
+            "deal": t["deal_id"],
+            "type": t["type"],
+            "due": local_time(app, t["due_at"]),
+            "overdue": t["status"] == "open" and t["due_at"] < as_of,
+            "responsible": t["responsible"],
+            "status": t["status"],
+            "comment": t["comment"],
+        }
+        for t in page.rows
+    ]
     emit_rows(app, shown, "no tasks")
-    note_shown(len(shown), total)
+    note_shown(len(shown), page.total)
 
 
 def _close(app: AppContext, task_id: int, status: TaskStatus, reason: str) -> None:
+    from crm import tasks
+
     async def work(db: Database) -> None:
         async with db.transaction() as s:
             task = await tasks.get_task(s, task_id)
@@ -182,6 +194,8 @@ def task_edit(app: AppContext, task_id: int, comment: str | None, task_type: str
     `tasks reassign`)."""
     if comment is None and task_type is None:
         raise InputError("nothing to change: give --comment and/or --type")
+    from crm import tasks
+
     kind = tasks.parse_task_type(task_type) if task_type is not None else None
 
     async def work(db: Database) -> list[str]:
@@ -204,6 +218,7 @@ def task_edit(app: AppContext, task_id: int, comment: str | None, task_type: str
 def task_reassign(app: AppContext, task_id: int, manager: str) -> None:
     """Give open task TASK_ID to MANAGER (id, extension, endpoint or name). The client's
     responsible stays who it is: to move the client with its work, `deals assign`."""
+    from crm import staff, tasks
 
     async def work(db: Database) -> tuple[str, bool]:
         async with db.transaction() as s:
@@ -235,6 +250,8 @@ def task_reschedule(
     'reschedule' note ("#12 01.12 10:00 → 02.12 15:00: <reason>")."""
     if not reason.strip():
         raise MissingField("reason (--reason)", "rescheduled task")
+    from crm import staff, tasks
+
     now = app.now()
     due_at = parse_when(due, app.tz, now)
 

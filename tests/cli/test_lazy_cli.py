@@ -2,7 +2,7 @@
 and `callrouter --help` load no database, settings or CRM code; the help lists every command,
 with the short help each command has itself; every command module's commands are reachable. A
 listing loads what it lists and nothing of the cards, the import, the search, the migrations or
-the web application.
+the web application, and reads without SQLAlchemy or the ORM's tables (models/direct.py).
 (The timings themselves: bench/cli_timing.py, a benchmark, not a timed test.)
 """
 
@@ -42,6 +42,8 @@ NOT_FOR_LISTINGS = (
     "prometheus_client",
 )
 LISTINGS = ("deals list", "contacts list", "calls list", "tasks list")
+# A listing reads straight through the driver (models/direct.py): no SQLAlchemy, no ORM tables.
+NO_ORM = ("sqlalchemy", "aiosqlite", "models.tables", "models.db", "models.limits", "alembic")
 
 
 def _python(code: str, env: dict[str, str] | None = None) -> str:
@@ -100,6 +102,22 @@ def test_a_listing_loads_nothing_it_does_not_list(listing: str, db_url: str) -> 
         f"with contextlib.redirect_stdout(io.StringIO()):\n    assert main({listing.split()!r}) == 0"
     )
     assert _loaded_after(code, NOT_FOR_LISTINGS, env) == []
+
+
+@pytest.mark.parametrize("listing", LISTINGS)
+def test_a_listing_loads_no_orm_and_on_sqlite_no_asyncpg(
+    listing: str, db_url: str, db_backend: str
+) -> None:
+    env = dict(os.environ, CALLROUTER_DATABASE_URL=db_url, CALLROUTER_ENDPOINT_TECHNOLOGY="PJSIP")
+    env.pop("CALLROUTER_CONFIG", None)
+    code = (
+        "import contextlib, io\nfrom callrouter.cli import main\n"
+        f"with contextlib.redirect_stdout(io.StringIO()):\n    assert main({listing.split()!r}) == 0"
+    )
+    loaded = _loaded_after(code, (*NO_ORM, "asyncpg"), env)
+    assert [m for m in loaded if not m.startswith("asyncpg")] == []
+    # SQLite through the stdlib's sqlite3; PostgreSQL through asyncpg alone.
+    assert any(m == "asyncpg" for m in loaded) == (db_backend == "postgresql")
 
 
 def test_the_table_agrees_with_the_commands() -> None:

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from core.settings import CallbackSettings
-from crm import deals, staff, tasks
+from crm import staff, tasks
 from crm.access import Viewer
 from crm.call_sink import DbCallSink
 from crm.callbacks import escalate_callbacks
@@ -17,7 +17,7 @@ from crm.my_day import my_day
 from crm.notes import deal_notes
 from models.db import Database
 from models.errors import InputError, MissingField
-from models.tables import Task
+from models.tables import Deal, Task
 from tests.crm.test_access import T0, build_world
 from tests.sink.test_call_sink import CLIENT, inbound, office  # noqa: F401
 
@@ -27,7 +27,9 @@ MOSCOW = ZoneInfo("Europe/Moscow")
 async def _task(db: Database, who: str, due: datetime, comment: str) -> int:
     async with db.transaction() as s:
         manager = await staff.get_manager(s, who, "PJSIP")
-        deal = (await deals.list_deals(s, manager=manager, limit=1))[0]
+        deal = await s.scalar(
+            select(Deal).where(Deal.responsible_manager_id == manager.id).order_by(Deal.id.desc())
+        )
         task = await tasks.add_task(
             s,
             deal=deal,

@@ -5,9 +5,12 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
-from crm import deals, notes, staff, tasks
+from sqlalchemy import select
+
+from crm import notes, staff, tasks
 from crm.call_sink import DbCallSink
 from models.db import Database
+from models.tables import Deal, Task
 from tests.crm.test_access import build_world
 from tests.sink.test_call_sink import CLIENT, inbound
 
@@ -17,7 +20,9 @@ from tests.sink.test_call_sink import CLIENT, inbound
 async def _task(db: Database, who: str, due: datetime, comment: str) -> int:
     async with db.transaction() as s:
         manager = await staff.get_manager(s, who, "PJSIP")
-        deal = (await deals.list_deals(s, manager=manager, limit=1))[0]
+        deal = await s.scalar(
+            select(Deal).where(Deal.responsible_manager_id == manager.id).order_by(Deal.id.desc())
+        )
         task = await tasks.add_task(
             s,
             deal=deal,
@@ -136,7 +141,7 @@ async def test_my_unreturned_missed_calls_with_their_age(
     w = await build_world(db)
     await DbCallSink(db).store(inbound("w.1", answered_by=None, rung=("PJSIP/101",)))
     async with db.reader() as s:
-        callback = [t for t in await tasks.list_tasks(s) if t.purpose == "callback"][0]
+        callback = await s.scalar(select(Task).where(Task.purpose == "callback"))
     holder = next(k for k, v in w.managers.items() if v == callback.responsible_manager_id)
     other = "boris" if holder == "anna" else "anna"
     mine = await make_user("manager", w.managers[holder], locale="en")
