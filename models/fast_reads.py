@@ -12,7 +12,9 @@ event loop). Here a statement is:
   0/1 as booleans);
 - run on a read-only connection of the driver: SQLite through stdlib `sqlite3` on one thread of
   its own (one hop per statement; WAL readers never wait for the writer), PostgreSQL through an
-  asyncpg pool in read-only autocommit with each statement prepared once per connection.
+  asyncpg pool in read-only autocommit with each statement prepared once per connection. The
+  connections, the URL's reading and the values' forms are `models/direct.py`'s, which the
+  CLI's listings use without SQLAlchemy.
 
 Rows are named tuples (the statement's column labels; a repeated label is renamed `_N`).
 Writes never come here: they stay in `Database.transaction()`.
@@ -27,15 +29,17 @@ import threading
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from pathlib import Path
+from datetime import date
 from typing import Any, TypeVar
 
 from sqlalchemy import Boolean, Date
-from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import Select
 
+from core.database_url import DatabaseUrl, parse_database_url
+
 from .base import UtcDateTime
+from .direct import as_utc, bound, postgres_connect_args, sqlite_connection, sqlite_value
 
 Decoder = Callable[[Any], Any]
 
@@ -70,33 +74,13 @@ class CompiledRead:
         ]
 
 
-def _sqlite_time(value: str) -> datetime:
-    """SQLAlchemy's SQLite text ('2026-12-02 09:00:00.000000', UTC) → aware UTC."""
-    return datetime.fromisoformat(value).replace(tzinfo=UTC)
-
-
-def _postgres_time(value: datetime) -> datetime:
-    return value if value.tzinfo is UTC else value.astimezone(UTC)
-
-
 def _sqlite_bind(value: Any) -> Any:
-    """A parameter as SQLAlchemy writes it on SQLite, so comparisons with stored text hold."""
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column; attach a timezone")
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
-
-
-def _postgres_bind(value: Any) -> Any:
-    return value
+    return sqlite_value(bound(value))
 
 
 def _decoder(column_type: Any, backend: str) -> Decoder | None:
     if isinstance(column_type, UtcDateTime):
-        return _sqlite_time if backend == "sqlite" else _postgres_time
+        return as_utc
     if backend != "sqlite":
         return None
     if isinstance(column_type, Boolean):
@@ -138,10 +122,10 @@ class FastReader:
     the driver itself; `close()` releases the thread or the pool."""
 
     def __init__(self, url: str, *, pool_size: int = 4, name: str = "callrouter") -> None:
-        self.backend = make_url(url).get_backend_name()
         self._runner = open_runner(url, pool_size=pool_size, name=name)
+        self.backend = self._runner.backend
         self._compiled: dict[int, tuple[Select[Any], CompiledRead]] = {}
-        self._encode = _sqlite_bind if self.backend == "sqlite" else _postgres_bind
+        self._encode = _sqlite_bind if self.backend == "sqlite" else bound
         self.listeners: list[Callable[[str], None]] = []  # each statement's SQL (tests, debug)
 
     def compiled(self, statement: Select[Any]) -> CompiledRead:
@@ -172,14 +156,12 @@ class FastReader:
 def open_runner(url: str, *, pool_size: int, name: str) -> SqliteRunner | PostgresRunner:
     """Where statements of `url` run: a thread with a sqlite3 connection, or an asyncpg pool.
     Nothing is opened before the first statement."""
-    parsed = make_url(url)
-    backend = parsed.get_backend_name()
-    if backend == "sqlite":
-        return SqliteRunner(parsed.database or "", name)
-    if backend == "postgresql":
-        plain = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
-        return PostgresRunner(plain, pool_size, name)
-    raise ValueError(f"no fast reads on {backend!r} databases")
+    parsed = parse_database_url(url)
+    if parsed.backend == "sqlite":
+        return SqliteRunner(parsed, name)
+    if parsed.backend in ("postgresql", "postgres"):
+        return PostgresRunner(parsed, pool_size, name)
+    raise ValueError(f"no fast reads on {parsed.backend!r} databases")
 
 
 T = TypeVar("T")
@@ -192,8 +174,10 @@ class SqliteRunner:
     run_in_executor: no concurrent.futures.Future to wrap and chain; on a VM where waking a
     thread costs ~70 µs every saved hop shows)."""
 
-    def __init__(self, path: str, name: str) -> None:
-        self._path = path
+    backend = "sqlite"
+
+    def __init__(self, url: DatabaseUrl, name: str) -> None:
+        self._url = url
         self._name = name
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -221,7 +205,7 @@ class SqliteRunner:
             loop, answer, sql, arguments, convert = job
             try:
                 if connection is None:
-                    connection = self._connect()
+                    connection = sqlite_connection(self._url, any_thread=True)
                 result = convert(connection.execute(sql, arguments).fetchall())
             except Exception as exc:  # the caller's to handle, as a session's error would be
                 _settle(loop, answer, None, exc)
@@ -229,16 +213,6 @@ class SqliteRunner:
                 _settle(loop, answer, result, None)
         if connection is not None:
             connection.close()
-
-    def _connect(self) -> sqlite3.Connection:
-        # mode=rw: never creates a file; query_only: never writes. (Not mode=ro: a read-only
-        # open cannot create the WAL index a fresh WAL database may still lack.)
-        uri = Path(self._path).resolve().as_uri() + "?mode=rw"
-        connection = sqlite3.connect(
-            uri, uri=True, isolation_level=None, timeout=10, check_same_thread=False
-        )
-        connection.execute("PRAGMA query_only=1")
-        return connection
 
 
 def _settle(
@@ -269,7 +243,9 @@ class PostgresRunner:
     """An asyncpg pool in read-only autocommit; asyncpg prepares each statement once per
     connection."""
 
-    def __init__(self, url: str, size: int, name: str) -> None:
+    backend = "postgresql"
+
+    def __init__(self, url: DatabaseUrl, size: int, name: str) -> None:
         self._url = url
         self._size = size
         self._name = name
@@ -287,7 +263,7 @@ class PostgresRunner:
                 import asyncpg  # type: ignore[import-untyped]
 
                 self._pool = await asyncpg.create_pool(
-                    self._url,
+                    **postgres_connect_args(self._url),
                     min_size=1,
                     max_size=self._size,
                     reset=_no_reset,

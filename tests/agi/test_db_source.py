@@ -49,7 +49,7 @@ async def test_a_lookup_on_a_database_that_is_gone_raises_and_the_next_one_still
     path = tmp_path / "gone.sqlite3"
     source = DbLookupSource(f"sqlite+aiosqlite:///{path}")
     try:
-        with pytest.raises(Exception, match="unable to open"):
+        with pytest.raises(Exception, match="not initialised"):
             await source.find_contact(KNOWN)
         await migrate.upgrade_url(f"sqlite+aiosqlite:///{path}")
         db = Database(f"sqlite+aiosqlite:///{path}")

@@ -3,7 +3,6 @@ databases: aware UTC times, booleans, the same rows for the same bound values an
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 from sqlalchemy import bindparam, select
 
 from models.db import Database
+from models.direct import NotInitialised
 from models.fast_reads import FastReader
 from models.tables import Contact, Deal, Manager, Task, User
 
@@ -100,7 +100,7 @@ async def test_a_missing_sqlite_file_is_an_error_and_stays_missing(tmp_path: Pat
     path = tmp_path / "nowhere.sqlite3"
     reader = FastReader(f"sqlite+aiosqlite:///{path}")
     try:
-        with pytest.raises(sqlite3.OperationalError):
+        with pytest.raises(NotInitialised):
             await reader.rows(MANAGERS)
     finally:
         await reader.close()
