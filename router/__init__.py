@@ -1,22 +1,6 @@
 """Pure routing: the directory snapshot types, the escalation policy and the planner.
 
-`router.settings` (the `[routing]` section, on pydantic) is imported by name, not from here.
+Its modules are imported by name (`router.plan`, `router.policy`, `router.settings` — the
+`[routing]` section, on pydantic): nothing is re-exported here, so loading the settings does not
+load the planner (issue #17: a CLI listing pays for every module it imports).
 """
-
-from __future__ import annotations
-
-from router.plan import EscalationStep, IncomingCall, LeadStatus, RoutePlan, Target, plan
-from router.policy import DEFAULT_POLICY, RoutingPolicy, StepKind, StepRule
-
-__all__ = [
-    "DEFAULT_POLICY",
-    "EscalationStep",
-    "IncomingCall",
-    "LeadStatus",
-    "RoutePlan",
-    "RoutingPolicy",
-    "StepKind",
-    "StepRule",
-    "Target",
-    "plan",
-]
