@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, exists, func, or_, select
@@ -148,7 +148,7 @@ async def missed_board(
                     task.escalated_to_manager_id, task.id if task.id in checks else None
                 ),
             )
-        first = _aware(r.first)
+        first = r.first
         entries.append(
             MissedEntry(
                 number=r.number,
@@ -156,7 +156,7 @@ async def missed_board(
                 contact_name=contact.name if contact else None,
                 missed_calls=int(r.n),
                 first_missed_at=first,
-                last_missed_at=_aware(r.last),
+                last_missed_at=r.last,
                 last_call_id=int(r.last_id),
                 age_seconds=max((now - first).total_seconds(), 0.0),
                 responsible=names.get(holder) if holder is not None else None,
@@ -211,10 +211,3 @@ async def _details(
     )
     names = {i: n for i, n in await reads.rows(_NAMES)}
     return tasks, people, checks, names
-
-
-def _aware(at: object) -> datetime:
-    """Aggregates (min/max) may bypass the column type on SQLite: parse and attach UTC again."""
-    value = datetime.fromisoformat(at) if isinstance(at, str) else at
-    assert isinstance(value, datetime)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
