@@ -5,7 +5,8 @@
 one clear line; the service's own signal handling stays in charge (uvicorn's is not installed).
 X-Forwarded-For / X-Forwarded-Proto are believed only from `web.trusted_proxies` (nginx on the
 same box: docs/web.md). Shut-down: no new connections, requests in hand finish within
-`SHUTDOWN_GRACE`, then the database is closed.
+`SHUTDOWN_GRACE`, then the database is closed. Ended sessions (idle or past their maximum age)
+are deleted at start and every `PURGE_EVERY`: a browser that never comes back leaves its row.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ import uvicorn
 
 from callrouter.listen import cannot_listen
 from callrouter.web.app import WebConfigError, create_app, secret_key_of
+from callrouter.web.sessions import Lifetime, purge_expired
 from core.settings import Settings
+from models.base import utcnow
 from models.db import Database
 
 from .parts import StartupError
@@ -26,6 +29,8 @@ from .parts import StartupError
 log = logging.getLogger(__name__)
 
 SHUTDOWN_GRACE = 10.0
+PURGE_EVERY = 3600.0  # seconds between deletions of ended web sessions
+PURGE_BUDGET = 5.0  # seconds a deletion may take before it waits for the next round
 _RESTART_ONLY = (
     "host",
     "port",
@@ -63,6 +68,7 @@ class WebPart:
         self.server: uvicorn.Server | None = None
         self.sock: socket.socket | None = None
         self._loop_task: asyncio.Task[None] | None = None
+        self._purge_task: asyncio.Task[None] | None = None
 
     @property
     def port(self) -> int:
@@ -76,6 +82,7 @@ class WebPart:
         except WebConfigError as exc:
             raise StartupError(str(exc)) from None
         self.database = Database(settings.database_url)
+        await self.purge_sessions()
         app = create_app(settings, self.database, secret_key=key)
         config = uvicorn.Config(
             app,
@@ -95,6 +102,7 @@ class WebPart:
         await server.startup(sockets=[self.sock])
         self.server = server
         self._loop_task = asyncio.create_task(self._main_loop(server))
+        self._purge_task = asyncio.create_task(self._purge_loop())
         log.info(
             "web application on http://%s:%d/",
             settings.web.host,
@@ -108,6 +116,32 @@ class WebPart:
         except Exception:
             log.exception("the web server stopped", extra={"event": "web_failed"})
             self.failed.set()
+
+    async def purge_sessions(self) -> None:
+        """Delete the sessions that have ended; a database that cannot be reached now is
+        logged and tried again at the next round (the pages say what is wrong meanwhile)."""
+        if self.database is None:
+            return
+        database, lifetime = self.database, Lifetime.of(self.settings.web)
+
+        async def purge() -> None:
+            async with database.transaction() as s:
+                await purge_expired(s, utcnow(), lifetime)
+
+        try:
+            # Bounded: a database that does not answer must not hold the part's start.
+            await asyncio.wait_for(purge(), PURGE_BUDGET)
+        except Exception as exc:
+            log.warning(
+                "ended web sessions not deleted: %s",
+                type(exc).__name__,
+                extra={"event": "web_sessions_purge_failed"},
+            )
+
+    async def _purge_loop(self) -> None:
+        while True:
+            await asyncio.sleep(PURGE_EVERY)
+            await self.purge_sessions()
 
     async def reload(self, new: Settings) -> None:
         for name in _RESTART_ONLY:
@@ -128,6 +162,10 @@ class WebPart:
             self.settings = updated
 
     async def shut_down(self) -> None:
+        if self._purge_task is not None:
+            self._purge_task.cancel()
+            await asyncio.gather(self._purge_task, return_exceptions=True)
+            self._purge_task = None
         server = self.server
         if server is not None:
             server.should_exit = True

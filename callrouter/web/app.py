@@ -35,7 +35,7 @@ from __future__ import annotations
 import importlib
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -152,10 +152,7 @@ def create_app(
         "database": database,
         "session_signer": session_signer,
         "csrf_signer": CookieSigner(key, "csrf"),
-        "lifetime": Lifetime(
-            idle=timedelta(minutes=web.session_idle_minutes),
-            absolute=timedelta(hours=web.session_max_hours),
-        ),
+        "lifetime": Lifetime.of(web),
         "default_locale": web.default_locale,
         "clock": clock,
     }

@@ -18,6 +18,7 @@ from itsdangerous import BadSignature, Signer
 from sqlalchemy import bindparam, delete, func, outerjoin, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.settings import WebSettings
 from crm.users import Account, account_of, account_query
 from models.fast_reads import FastReader
 from models.tables import LoginAttempt, User, WebSession
@@ -52,6 +53,13 @@ class CookieSigner:
 class Lifetime:
     idle: timedelta
     absolute: timedelta
+
+    @classmethod
+    def of(cls, web: WebSettings) -> Lifetime:
+        return cls(
+            idle=timedelta(minutes=web.session_idle_minutes),
+            absolute=timedelta(hours=web.session_max_hours),
+        )
 
 
 @dataclass(frozen=True)
@@ -137,6 +145,7 @@ async def delete_user_sessions(session: AsyncSession, user_id: int) -> int:
 
 
 async def purge_expired(session: AsyncSession, now: datetime, lifetime: Lifetime) -> None:
+    """Forget the sessions that have ended (a browser that never came back leaves its row)."""
     await session.execute(
         delete(WebSession).where(
             (WebSession.last_seen_at < now - lifetime.idle)

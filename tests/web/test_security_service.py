@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import httpx
 import pytest
+from sqlalchemy import select
 
 from callrouter.listen import ListenError
 from callrouter.service.runner import StartupError
 from callrouter.service.web_part import WebPart
 from core.settings import Settings
+from models.db import Database
+from models.tables import User, WebSession
 
 from .conftest import SECRET
 
@@ -73,3 +78,34 @@ async def test_a_busy_port_is_one_clear_line(db_url):
         await second.shut_down()
     finally:
         await first.shut_down()
+
+
+async def test_sessions_that_ended_are_deleted_when_the_part_starts(db_url):
+    """A browser that never comes back leaves its session row; the part deletes the ended ones
+    at start (and every PURGE_EVERY after) and keeps the live ones."""
+    now = datetime.now(UTC)
+    db = Database(db_url)
+    try:
+        async with db.transaction() as s:
+            user = User(login="anna", password_hash="x", role="admin")
+            s.add(user)
+            await s.flush()
+            for name, created, seen in (
+                ("idle", now - timedelta(hours=3), now - timedelta(hours=2)),  # idle > 60 min
+                ("old", now - timedelta(hours=30), now - timedelta(minutes=1)),  # > 12 h in all
+                ("live", now - timedelta(hours=1), now - timedelta(minutes=5)),
+            ):
+                s.add(
+                    WebSession(
+                        id=name, user_id=user.id, created_at=created, last_seen_at=seen,
+                        csrf_secret="c",
+                    )
+                )  # fmt: skip
+        part = WebPart(_settings(db_url, session_idle_minutes=60, session_max_hours=12))
+        await part.start()
+        await part.shut_down()
+        async with db.reader() as s:
+            left = set(await s.scalars(select(WebSession.id)))
+    finally:
+        await db.dispose()
+    assert left == {"live"}
