@@ -26,7 +26,7 @@ from sqlalchemy import Insert, bindparam, insert, select, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import NullType
 
-from crm.contacts import phone_or_error
+from crm.inputs import phone_or_error
 from crm.ownership import assign_client, check_assignable
 from crm.staff import get_manager
 from models.base import utcnow

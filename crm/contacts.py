@@ -8,8 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from crm.inputs import contact_id_in, no_contact
-from crm.inputs import phone_or_error as phone_or_error  # the rules without the database
+from crm.inputs import contact_id_in, no_contact, phone_or_error
 from crm.ownership import Moved, assign_client, check_assignable
 from models.errors import Duplicate, InputError
 from models.tables import Contact, Manager

@@ -8,8 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.automation import fire_rules
-from crm.inputs import check_status as check_status  # the rules without the database
-from crm.inputs import parse_source as parse_source
+from crm.inputs import check_status
 from crm.ownership import Moved, assign_client, cancel_open_tasks, check_assignable
 from models.errors import InputError, NotFound
 from models.tables import Contact, Deal, DealStatusChange, Manager, Task

@@ -12,7 +12,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from crm.inputs import EXTENSION, match_manager, name_key
-from crm.inputs import Ambiguous as Ambiguous  # raised by get_manager; callers catch it here
 from models.errors import Duplicate, InputError, NotFound
 from models.tables import Department, Holiday, Manager, WorkingHours
 from router.directory import Role

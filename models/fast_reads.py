@@ -103,15 +103,16 @@ def _dialect(backend: str) -> Dialect:
 def compile_read(statement: Select[Any], backend: str) -> CompiledRead:
     """`statement` as text for "sqlite" (qmark) or "postgresql" (asyncpg's $n)."""
     compiled = statement.compile(dialect=_dialect(backend))
+    text = str(compiled)
     names = tuple(compiled.positiontup or ())
     columns = list(statement.selected_columns)
     labels = [getattr(c, "key", None) or getattr(c, "name", None) or f"c{i}" for i, c in
               enumerate(columns)]  # fmt: skip
     return CompiledRead(
-        sql=str(compiled),
+        sql=text,
         bind_names=names,
         compiled=compiled,
-        expanding="__[POSTCOMPILE_" in str(compiled),
+        expanding="__[POSTCOMPILE_" in text,
         decoders=tuple(_decoder(c.type, backend) for c in columns),
         row=namedtuple("Row", labels, rename=True),  # noqa: PYI024
     )
